@@ -1,0 +1,115 @@
+"""The control plane's FastAPI application, assembled by :func:`create_app`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from sqlalchemy import text
+
+import opsconsole
+from opsconsole.server import migrate
+from opsconsole.server.audit.routes import router as audit_router
+from opsconsole.server.auth.routes import operators_router
+from opsconsole.server.auth.routes import router as auth_router
+from opsconsole.server.clock import Clock, SystemClock
+from opsconsole.server.db import Database
+from opsconsole.server.deps import authorize
+from opsconsole.server.errors import PROBLEM_MEDIA_TYPE, Problem, install_error_handlers
+from opsconsole.server.limits import BodySizeLimit
+from opsconsole.server.observability import HttpMetrics, MetricsMiddleware
+from opsconsole.server.settings import Settings
+from opsconsole.server.tickets.routes import router as tickets_router
+from opsconsole.server.users.routes import router as users_router
+
+log = logging.getLogger("opsconsole.server")
+
+
+class DatabaseNotCurrent(RuntimeError):
+    pass
+
+
+def prepare_database(db: Database) -> None:
+    """Bring SQLite up to date; refuse to start on a PostgreSQL that was not upgraded."""
+    head = migrate.head_revision()
+    if db.dialect == "sqlite":
+        migrate.upgrade(db.engine)
+        return
+    current = migrate.current_revision(db.engine)
+    if current != head:
+        raise DatabaseNotCurrent(
+            f"the database is at revision {current or 'none'} but this version needs {head}; "
+            f"run `opsconsole db upgrade --db URL` first"
+        )
+
+
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, db: Database | None = None
+) -> FastAPI:
+    """Build the control plane. The database is prepared at once, before serving starts."""
+    database = db or Database(settings.database_url)
+    prepare_database(database)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if db is None:
+            database.dispose()
+
+    app = FastAPI(
+        title="opsconsole control plane",
+        version=opsconsole.__version__,
+        lifespan=lifespan,
+        dependencies=[Depends(authorize)],
+        responses={
+            "4XX": {"description": "Problem details (RFC 9457)", "content": {PROBLEM_MEDIA_TYPE: {}}}
+        },
+    )
+    app.state.settings = settings
+    app.state.clock = clock or SystemClock()
+    app.state.db = database
+    registry = CollectorRegistry()
+    app.state.registry = registry
+
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=HttpMetrics(registry))
+
+    for router in (auth_router, operators_router, users_router, tickets_router, audit_router):
+        app.include_router(router)
+    _add_probes(app, database, registry)
+    return app
+
+
+def _add_probes(app: FastAPI, database: Database, registry: CollectorRegistry) -> None:
+    @app.get("/healthz", tags=["probes"])
+    def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok", "version": opsconsole.__version__}
+
+    @app.get("/readyz", tags=["probes"])
+    def readyz() -> Response:
+        """The database answers."""
+        try:
+            with database.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception as error:  # any driver error means "not ready"
+            log.warning("readiness check failed: %s", error)
+            problem = Problem(
+                503,
+                "not-ready",
+                "Not ready",
+                "The database does not answer; check that it is running and reachable.",
+            )
+            return JSONResponse(problem.body(), status_code=503, media_type=PROBLEM_MEDIA_TYPE)
+        return JSONResponse({"status": "ready"})
+
+    @app.get("/metrics", tags=["probes"], response_class=PlainTextResponse)
+    def metrics(request: Request) -> Response:
+        """Prometheus exposition format."""
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,215 @@
+"""HTTP routes for login, sessions, step-up, TOTP and operator management."""
+
+from __future__ import annotations
+
+
+from fastapi import APIRouter, Request, status
+
+from opsconsole.server.auth import service
+from opsconsole.server.deps import (
+    ActorDep,
+    ClientAddr,
+    CurrentOperator,
+    DatabaseDep,
+    NowDep,
+    SessionDep,
+    SettingsDep,
+    WriteSessionDep,
+)
+from opsconsole.server.errors import Problem
+from opsconsole.server.permissions import Permission
+from opsconsole.wire.auth import (
+    LoginRequest,
+    LoginResponse,
+    MeResponse,
+    OperatorCreate,
+    OperatorPublic,
+    OperatorUpdate,
+    SessionPublic,
+    StepUpRequest,
+    StepUpResponse,
+    TotpRequest,
+    TotpResponse,
+)
+
+router = APIRouter(prefix="/v1/auth", tags=["auth"])
+operators_router = APIRouter(prefix="/v1/operators", tags=["operators"])
+
+
+@router.post("/login")
+def login(
+    body: LoginRequest,
+    request: Request,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    now: NowDep,
+    addr: ClientAddr,
+) -> LoginResponse:
+    # The failure is committed before the error goes out: throttling must count it.
+    with db.writing() as session:
+        result = service.login(
+            session=session,
+            username=body.username,
+            password=body.password,
+            totp=body.totp,
+            client_addr=addr,
+            user_agent=request.headers.get("user-agent"),
+            settings=settings,
+            now=now,
+        )
+        if result.problem is None:
+            assert result.token and result.session and result.operator
+            response = LoginResponse(
+                token=result.token,
+                expires_at=result.session.expires_at,
+                idle_timeout_s=settings.session_idle_minutes * 60,
+                operator=service.operator_public(result.operator),
+            )
+    if result.problem is not None:
+        raise result.problem
+    return response
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+def logout(
+    operator: CurrentOperator, session: WriteSessionDep, actor: ActorDep, now: NowDep
+) -> None:
+    service.logout(session=session, session_id=operator.session_id, actor=actor, now=now)
+
+
+@router.get("/me")
+def me(operator: CurrentOperator, session: SessionDep) -> MeResponse:
+    row = session.get(service.OperatorSession, operator.session_id)
+    record = session.get(service.Operator, operator.operator_id)
+    assert row is not None and record is not None
+    return MeResponse(
+        operator=service.operator_public(record),
+        session=service.session_public(row, record.username, operator.session_id),
+        step_up_until=row.step_up_until,
+    )
+
+
+@router.post("/step-up")
+def step_up(
+    body: StepUpRequest,
+    operator: CurrentOperator,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    actor: ActorDep,
+    now: NowDep,
+) -> StepUpResponse:
+    # Committed even when it fails, so the failed attempt stays in the audit log.
+    failure: Problem | None = None
+    with db.writing() as session:
+        record = session.get(service.Operator, operator.operator_id)
+        assert record is not None
+        try:
+            until = service.step_up(
+                session=session,
+                session_id=operator.session_id,
+                operator=record,
+                password=body.password,
+                totp=body.totp,
+                settings=settings,
+                actor=actor,
+                now=now,
+            )
+        except Problem as problem:
+            if problem.kind != "step-up-failed":
+                raise
+            failure = problem
+    if failure is not None:
+        raise failure
+    return StepUpResponse(step_up_until=until)
+
+
+@router.post("/totp")
+def totp(
+    body: TotpRequest,
+    operator: CurrentOperator,
+    session: WriteSessionDep,
+    actor: ActorDep,
+    now: NowDep,
+) -> TotpResponse:
+    record = session.get(service.Operator, operator.operator_id)
+    assert record is not None
+    if record.totp_secret is not None and body.code is None:
+        # Replacing a second factor is as sensitive as the factor itself.
+        if not (operator.step_up_until and operator.step_up_until > now):
+            raise Problem(
+                403,
+                "step-up-required",
+                "Step-up required",
+                "TOTP is enrolled already; step up first to replace it.",
+            )
+    enrolled, secret = service.enrol_totp(
+        session=session, operator=record, code=body.code, actor=actor, now=now
+    )
+    if secret is None:
+        return TotpResponse(enrolled=enrolled)
+    return TotpResponse(
+        enrolled=enrolled,
+        secret=secret,
+        provisioning_uri=service.credentials.provisioning_uri(secret, record.username),
+    )
+
+
+@router.get("/sessions")
+def sessions(
+    operator: CurrentOperator, session: SessionDep, settings: SettingsDep, now: NowDep
+) -> list[SessionPublic]:
+    """Your live sessions; admins (sessions:manage) see everyone's."""
+    scope = None if operator.can(Permission.SESSIONS_MANAGE) else operator.operator_id
+    rows = service.list_sessions(session=session, operator_id=scope, now=now, settings=settings)
+    return [service.session_public(row, name, operator.session_id) for row, name in rows]
+
+
+@router.delete("/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
+def end_session(
+    session_id: str,
+    operator: CurrentOperator,
+    session: WriteSessionDep,
+    actor: ActorDep,
+    now: NowDep,
+) -> None:
+    scope = None if operator.can(Permission.SESSIONS_MANAGE) else operator.operator_id
+    service.end_session(
+        session=session, session_id=session_id, operator_id=scope, actor=actor, now=now
+    )
+
+
+@operators_router.get("")
+def list_operators(session: SessionDep) -> list[OperatorPublic]:
+    return [service.operator_public(o) for o in service.list_operators(session=session)]
+
+
+@operators_router.post("", status_code=status.HTTP_201_CREATED)
+def create_operator(
+    body: OperatorCreate, session: WriteSessionDep, actor: ActorDep, now: NowDep
+) -> OperatorPublic:
+    operator = service.create_operator(
+        session=session,
+        username=body.username,
+        role=body.role,
+        password=body.password,
+        actor=actor,
+        now=now,
+    )
+    return service.operator_public(operator)
+
+
+@operators_router.patch("/{username}")
+def update_operator(
+    username: str, body: OperatorUpdate, session: WriteSessionDep, actor: ActorDep, now: NowDep
+) -> OperatorPublic:
+    operator = service.update_operator(
+        session=session,
+        username=username,
+        role=body.role,
+        disabled=body.disabled,
+        actor=actor,
+        now=now,
+    )
+    return service.operator_public(operator)
+
+

@@ -1,0 +1,8 @@
+"""Imports every domain's tables so that Base.metadata knows them all (Alembic, tests)."""
+
+from opsconsole.server.audit import models as audit_models
+from opsconsole.server.auth import models as auth_models
+from opsconsole.server.tickets import models as ticket_models
+from opsconsole.server.users import models as user_models
+
+__all__ = ["audit_models", "auth_models", "ticket_models", "user_models"]

@@ -1,0 +1,129 @@
+"""Who may call what: the one permission table of the control plane.
+
+Every route of the app has exactly one entry in :data:`ROUTE_ACCESS`; a route without one is
+refused to everyone (deny by default) and fails the test that walks the app's routes. Roles
+map to permissions in :data:`ROLE_PERMISSIONS`; nothing else grants anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from opsconsole.wire.common import Role
+
+
+class Permission(StrEnum):
+    OPERATORS_READ = "operators:read"
+    OPERATORS_MANAGE = "operators:manage"
+    SESSIONS_MANAGE = "sessions:manage"  # see and end other operators' sessions
+    USERS_READ = "users:read"
+    USERS_WRITE = "users:write"  # suspend, activate, quota overrides
+    USERS_TIER = "users:tier"
+    USERS_BULK = "users:bulk"
+    USERS_EXPORT = "users:export"
+    USERS_ERASE = "users:erase"
+    TICKETS_READ = "tickets:read"
+    TICKETS_WRITE = "tickets:write"
+    AUDIT_READ = "audit:read"
+    AUDIT_EXPORT = "audit:export"
+
+
+P = Permission
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(Permission),
+    Role.ONCALL: frozenset(
+        {P.USERS_READ, P.USERS_WRITE, P.USERS_BULK, P.TICKETS_READ, P.TICKETS_WRITE, P.AUDIT_READ}
+    ),
+    Role.SUPPORT: frozenset(
+        {
+            P.USERS_READ,
+            P.USERS_WRITE,
+            P.USERS_TIER,
+            P.USERS_BULK,
+            P.USERS_EXPORT,
+            P.TICKETS_READ,
+            P.TICKETS_WRITE,
+        }
+    ),
+    Role.BILLING: frozenset({P.USERS_READ, P.USERS_TIER, P.TICKETS_READ, P.AUDIT_READ}),
+    # Viewers watch (the wall display); they change nothing and see no personal data.
+    Role.VIEWER: frozenset(),
+}
+
+
+def role_allows(role: Role, permission: Permission) -> bool:
+    return permission in ROLE_PERMISSIONS[role]
+
+
+@dataclass(frozen=True)
+class Access:
+    """How one route may be reached.
+
+    Attributes:
+        public: anyone, no credentials.
+        operator: a signed-in operator may call it (subject to ``permission``).
+        permission: the permission an operator needs; None means any signed-in operator.
+        app_key: the AI app's backend may call it with its app key.
+        step_up: an operator needs a recent step-up (password or TOTP re-entered).
+    """
+
+    public: bool = False
+    operator: bool = False
+    permission: Permission | None = None
+    app_key: bool = False
+    step_up: bool = False
+
+    @property
+    def operator_only(self) -> bool:
+        return self.operator and not self.app_key
+
+
+PUBLIC = Access(public=True)
+APP = Access(app_key=True)
+SIGNED_IN = Access(operator=True)
+
+
+def op(permission: Permission, *, step_up: bool = False, app_key: bool = False) -> Access:
+    return Access(operator=True, permission=permission, step_up=step_up, app_key=app_key)
+
+
+ROUTE_ACCESS: dict[tuple[str, str], Access] = {
+    # Probes and metrics: for load balancers and Prometheus on the private network.
+    ("GET", "/healthz"): PUBLIC,
+    ("GET", "/readyz"): PUBLIC,
+    ("GET", "/metrics"): PUBLIC,
+    # Sessions.
+    ("POST", "/v1/auth/login"): PUBLIC,
+    ("POST", "/v1/auth/logout"): SIGNED_IN,
+    ("GET", "/v1/auth/me"): SIGNED_IN,
+    ("POST", "/v1/auth/step-up"): SIGNED_IN,
+    ("POST", "/v1/auth/totp"): SIGNED_IN,
+    ("GET", "/v1/auth/sessions"): SIGNED_IN,  # others' sessions need sessions:manage
+    ("DELETE", "/v1/auth/sessions/{session_id}"): SIGNED_IN,  # likewise
+    # Operators.
+    ("GET", "/v1/operators"): op(P.OPERATORS_READ),
+    ("POST", "/v1/operators"): op(P.OPERATORS_MANAGE, step_up=True),
+    ("PATCH", "/v1/operators/{username}"): op(P.OPERATORS_MANAGE, step_up=True),
+    # End users.
+    ("PUT", "/v1/users/{user_id}"): APP,
+    ("GET", "/v1/users"): op(P.USERS_READ),
+    ("GET", "/v1/users/{user_id}"): op(P.USERS_READ),
+    ("POST", "/v1/users/{user_id}/suspend"): op(P.USERS_WRITE),
+    ("POST", "/v1/users/{user_id}/activate"): op(P.USERS_WRITE),
+    ("PATCH", "/v1/users/{user_id}"): op(P.USERS_WRITE),  # a tier change needs users:tier too
+    ("POST", "/v1/users/bulk"): op(P.USERS_BULK, step_up=True),
+    ("GET", "/v1/users/{user_id}/export"): op(P.USERS_EXPORT),
+    ("DELETE", "/v1/users/{user_id}"): op(P.USERS_ERASE, step_up=True),
+    # Tickets: the app opens them and adds the customer's messages.
+    ("POST", "/v1/tickets"): op(P.TICKETS_WRITE, app_key=True),
+    ("GET", "/v1/tickets"): op(P.TICKETS_READ),
+    ("GET", "/v1/tickets/{ticket_id}"): op(P.TICKETS_READ),
+    ("PATCH", "/v1/tickets/{ticket_id}"): op(P.TICKETS_WRITE),
+    ("POST", "/v1/tickets/{ticket_id}/messages"): op(P.TICKETS_WRITE, app_key=True),
+    # Audit.
+    ("GET", "/v1/audit"): op(P.AUDIT_READ),
+    ("GET", "/v1/audit/export"): op(P.AUDIT_EXPORT),
+    ("GET", "/v1/audit/verify"): op(P.AUDIT_READ),
+}

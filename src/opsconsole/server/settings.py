@@ -1,0 +1,73 @@
+"""Every option of the control plane in one place: defaults, OPSCONSOLE_* variables and CLI flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+APP_NAME = "opsconsole"
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+class SlaPolicy(BaseSettings):
+    """First-response and resolution deadlines per ticket priority, in minutes."""
+
+    urgent: tuple[int, int] = (60, 4 * 60)
+    high: tuple[int, int] = (4 * 60, 24 * 60)
+    normal: tuple[int, int] = (24 * 60, 72 * 60)
+    low: tuple[int, int] = (72 * 60, 7 * 24 * 60)
+
+
+class Settings(BaseSettings):
+    """Control-plane settings. Each field is also `OPSCONSOLE_<FIELD>` and a `serve` flag."""
+
+    model_config = SettingsConfigDict(env_prefix="OPSCONSOLE_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    db: str = Field(default="", description="SQLAlchemy URL; empty means SQLite in data_dir")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8443, ge=0, le=65535)
+    tls: Literal["", "self-signed"] = ""
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    insecure_http: bool = False
+
+    # Operator sessions.
+    session_idle_minutes: int = Field(default=30, ge=1)
+    session_lifetime_hours: int = Field(default=12, ge=1)
+    step_up_minutes: int = Field(default=10, ge=1)
+    # Login throttling: an account locks after this many failures within the window.
+    lockout_failures: int = Field(default=10, ge=1)
+    lockout_window_minutes: int = Field(default=15, ge=1)
+    # After this many failures for one username, attempts are spaced (429 with Retry-After).
+    throttle_after_failures: int = Field(default=5, ge=1)
+    throttle_seconds: int = Field(default=30, ge=0)
+    # Failures from one address within the window before it gets 429s.
+    address_failures: int = Field(default=50, ge=1)
+
+    # Requests.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+
+    sla: SlaPolicy = Field(default_factory=SlaPolicy)
+
+    @field_validator("data_dir", mode="after")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @property
+    def database_url(self) -> str:
+        if self.db:
+            return self.db
+        return f"sqlite:///{self.data_dir / 'opsconsole.db'}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

@@ -1,0 +1,114 @@
+"""A control plane served by uvicorn on a loopback port, for tests and benchmarks."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from opsconsole.server import migrate
+from opsconsole.server.app import create_app
+from opsconsole.server.audit.service import SYSTEM
+from opsconsole.server.auth import service as auth
+from opsconsole.server.clock import ManualClock
+from opsconsole.server.db import Database
+from opsconsole.server.settings import Settings
+from opsconsole.wire.common import Role
+
+DEFAULT_PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class LiveServer:
+    url: str
+    db: Database
+    clock: ManualClock
+    settings: Settings
+    clients: list[httpx.Client] = field(default_factory=list)
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        client = httpx.Client(base_url=self.url, headers=headers, timeout=30)
+        self.clients.append(client)
+        return client
+
+    def create_operator(
+        self, username: str, role: Role = Role.ADMIN, password: str = DEFAULT_PASSWORD
+    ) -> None:
+        with self.db.writing() as session:
+            auth.create_operator(
+                session=session,
+                username=username,
+                role=role,
+                password=password,
+                actor=SYSTEM,
+                now=self.clock.now(),
+            )
+
+    def login(self, username: str, password: str = DEFAULT_PASSWORD) -> str:
+        response = self.client().post(
+            "/v1/auth/login", json={"username": username, "password": password}
+        )
+        assert response.status_code == 200, response.text
+        token: str = response.json()["token"]
+        return token
+
+    def operator(self, username: str, role: Role = Role.ADMIN) -> httpx.Client:
+        """A client logged in as a new operator with the given role."""
+        self.create_operator(username, role)
+        return self.client(self.login(username))
+
+    def step_up(self, client: httpx.Client, password: str = DEFAULT_PASSWORD) -> None:
+        response = client.post("/v1/auth/step-up", json={"password": password})
+        assert response.status_code == 200, response.text
+
+    def app_key(self, name: str = "backend") -> str:
+        with self.db.writing() as session:
+            _, secret = auth.create_app_key(
+                session=session, name=name, actor=SYSTEM, now=self.clock.now()
+            )
+        return secret
+
+
+@contextmanager
+def serve_app(app: object, host: str = "127.0.0.1") -> Iterator[str]:
+    """Serve an ASGI app with uvicorn in a thread; yields its base URL."""
+    config = uvicorn.Config(app, host=host, port=0, log_level="warning", lifespan="on")  # type: ignore[arg-type]
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@contextmanager
+def start_server(db_url: str, data_dir: Path, **overrides: object) -> Iterator[LiveServer]:
+    settings = Settings(data_dir=data_dir, db=db_url, insecure_http=True, **overrides)  # type: ignore[arg-type]
+    db = Database(db_url)
+    if db.dialect != "sqlite":
+        migrate.upgrade(db.engine)
+    clock = ManualClock()
+    app = create_app(settings, clock=clock, db=db)
+    with serve_app(app) as url:
+        live = LiveServer(url=url, db=db, clock=clock, settings=settings)
+        try:
+            yield live
+        finally:
+            for client in live.clients:
+                client.close()
+    db.dispose()
