@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import uvicorn
 
 from opsconsole.server import migrate
 from opsconsole.server.app import create_app
@@ -18,6 +15,7 @@ from opsconsole.server.audit.service import SYSTEM
 from opsconsole.server.auth import service as auth
 from opsconsole.server.clock import ManualClock
 from opsconsole.server.db import Database
+from opsconsole.server.embedded import serve_in_thread
 from opsconsole.server.settings import Settings
 from opsconsole.wire.common import Role
 
@@ -77,26 +75,6 @@ class LiveServer:
 
 
 @contextmanager
-def serve_app(app: object, host: str = "127.0.0.1") -> Iterator[str]:
-    """Serve an ASGI app with uvicorn in a thread; yields its base URL."""
-    config = uvicorn.Config(app, host=host, port=0, log_level="warning", lifespan="on")  # type: ignore[arg-type]
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
-@contextmanager
 def start_server(db_url: str, data_dir: Path, **overrides: object) -> Iterator[LiveServer]:
     settings = Settings(data_dir=data_dir, db=db_url, insecure_http=True, **overrides)  # type: ignore[arg-type]
     db = Database(db_url)
@@ -104,7 +82,7 @@ def start_server(db_url: str, data_dir: Path, **overrides: object) -> Iterator[L
         migrate.upgrade(db.engine)
     clock = ManualClock()
     app = create_app(settings, clock=clock, db=db)
-    with serve_app(app) as url:
+    with serve_in_thread(app) as url:
         live = LiveServer(url=url, db=db, clock=clock, settings=settings)
         try:
             yield live

@@ -30,7 +30,7 @@ from opsconsole.server.users.routes import router as users_router
 log = logging.getLogger("opsconsole.server")
 
 
-class DatabaseNotCurrent(RuntimeError):
+class StaleDatabaseError(RuntimeError):
     pass
 
 
@@ -42,7 +42,7 @@ def prepare_database(db: Database) -> None:
         return
     current = migrate.current_revision(db.engine)
     if current != head:
-        raise DatabaseNotCurrent(
+        raise StaleDatabaseError(
             f"the database is at revision {current or 'none'} but this version needs {head}; "
             f"run `opsconsole db upgrade --db URL` first"
         )
@@ -67,7 +67,10 @@ def create_app(
         lifespan=lifespan,
         dependencies=[Depends(authorize)],
         responses={
-            "4XX": {"description": "Problem details (RFC 9457)", "content": {PROBLEM_MEDIA_TYPE: {}}}
+            "4XX": {
+                "description": "Problem details (RFC 9457)",
+                "content": {PROBLEM_MEDIA_TYPE: {}},
+            }
         },
     )
     app.state.settings = settings

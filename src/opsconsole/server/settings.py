@@ -1,4 +1,4 @@
-"""Every option of the control plane in one place: defaults, OPSCONSOLE_* variables and CLI flags."""
+"""Every option of the control plane: defaults, OPSCONSOLE_* variables and CLI flags."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ _HASHER = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
 # Verified against when the username is unknown, so the answer takes as long either way.
 _DUMMY_HASH = _HASHER.hash("opsconsole-dummy-password")
 
-OPERATOR_TOKEN_PREFIX = "oct_"
+OPERATOR_TOKEN_PREFIX = "oct_"  # noqa: S105 - a prefix, not a secret
 APP_KEY_PREFIX = "ock_"
 
 

@@ -1,0 +1,1 @@
+"""Benchmarks behind `opsconsole bench ...`: each fills a real store and prints figures."""
