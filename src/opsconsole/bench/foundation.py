@@ -18,7 +18,7 @@ from opsconsole.server.embedded import serve_in_thread
 from opsconsole.server.settings import Settings
 from opsconsole.wire.common import Role
 
-PASSWORD = "bench-password-0123456789"
+PASSWORD = "bench-password-0123456789"  # noqa: S105 - a throwaway bench operator
 
 
 def run(*, db_url: str | None, repeat: int, out: Callable[[str], None]) -> None:

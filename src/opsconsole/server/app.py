@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -20,9 +21,15 @@ from opsconsole.server.auth.routes import router as auth_router
 from opsconsole.server.clock import Clock, SystemClock
 from opsconsole.server.db import Database
 from opsconsole.server.deps import authorize
-from opsconsole.server.errors import PROBLEM_MEDIA_TYPE, Problem, install_error_handlers
+from opsconsole.server.errors import (
+    PROBLEM_MEDIA_TYPE,
+    Problem,
+    UnhandledErrors,
+    install_error_handlers,
+)
 from opsconsole.server.limits import BodySizeLimit
 from opsconsole.server.observability import HttpMetrics, MetricsMiddleware
+from opsconsole.server.permissions import ROUTE_ACCESS
 from opsconsole.server.settings import Settings
 from opsconsole.server.tickets.routes import router as tickets_router
 from opsconsole.server.users.routes import router as users_router
@@ -82,11 +89,41 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=HttpMetrics(registry))
+    app.add_middleware(UnhandledErrors)  # outermost of ours: it sees every error
 
     for router in (auth_router, operators_router, users_router, tickets_router, audit_router):
         app.include_router(router)
     _add_probes(app, database, registry)
+    _document_security(app)
     return app
+
+
+def _document_security(app: FastAPI) -> None:
+    """Declare the bearer token in the OpenAPI document on every operation that needs one.
+
+    `authorize` reads the header itself, so FastAPI cannot know; clients, generated SDKs and
+    the API fuzzer learn from this which operations refuse callers without a credential.
+    """
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+        schemes["bearer"] = {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An operator's session token (POST /v1/auth/login) or an app key.",
+        }
+        for path, operations in schema.get("paths", {}).items():
+            for method, operation in operations.items():
+                access = ROUTE_ACCESS.get((method.upper(), path))
+                if access is not None and not access.public:
+                    operation["security"] = [{"bearer": []}]
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _add_probes(app: FastAPI, database: Database, registry: CollectorRegistry) -> None:

@@ -9,7 +9,7 @@ PostgreSQL, ordinary transactions plus the audit chain's advisory lock do the sa
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -87,8 +87,21 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
 
 
+EVENTS_KEY = "opsconsole.events"
+
+
+def emit(session: Session, item: object) -> None:
+    """Queue ``item`` for the database's commit listeners; dropped if the session rolls back."""
+    session.info.setdefault(EVENTS_KEY, []).append(item)
+
+
 class Database:
-    """An engine with its read and write session factories."""
+    """An engine with its read and write session factories.
+
+    Things a transaction emits (`emit`) reach the `on_commit` listeners only once it has
+    committed: the audit row of a change, for example, is what tells the gate to reload a user
+    and (later) what the live stream shows.
+    """
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -98,6 +111,25 @@ class Database:
         self._write = sessionmaker(
             self.engine.execution_options(write=True), expire_on_commit=False
         )
+        self._listeners: list[Callable[[list[object]], None]] = []
+        event.listen(self._write, "after_commit", self._after_commit)
+        event.listen(self._write, "after_soft_rollback", self._after_rollback)
+
+    def on_commit(self, listener: Callable[[list[object]], None]) -> None:
+        self._listeners.append(listener)
+
+    def _after_commit(self, session: Session) -> None:
+        items = session.info.pop(EVENTS_KEY, None)
+        if not items:
+            return
+        for listener in self._listeners:
+            try:
+                listener(items)
+            except Exception:  # a listener's bug must not fail the committed request
+                log.exception("commit listener failed")
+
+    def _after_rollback(self, session: Session, _previous: object) -> None:
+        session.info.pop(EVENTS_KEY, None)
 
     def read_session(self) -> Session:
         return self._read()

@@ -106,15 +106,15 @@ def authorize(request: Request) -> None:
             "/v1/auth/login; the AI app uses its app key)."
         )
     db, now = get_db(request), get_now(request)
+    # The credential is checked before the route's rule: a caller without a valid one gets
+    # a 401 everywhere, a 403 only tells a known caller that this is not theirs.
     if token.startswith(credentials.APP_KEY_PREFIX):
-        if not access.app_key:
-            raise forbidden("App keys may not call the operator API; log in as an operator.")
         with db.reading() as session:
             key = service.authenticate_app_key(session=session, secret=token)
-            request.state.principal = AppPrincipal(key_id=key.id, name=key.name)
+        if not access.app_key:
+            raise forbidden("App keys may not call the operator API; log in as an operator.")
+        request.state.principal = AppPrincipal(key_id=key.id, name=key.name)
         return
-    if not access.operator:
-        raise forbidden("This endpoint is for the AI app's backend: call it with an app key.")
     with db.reading() as session:
         row, operator = service.authenticate(
             session=session, token=token, settings=get_settings(request), now=now
@@ -127,6 +127,8 @@ def authorize(request: Request) -> None:
             step_up_until=row.step_up_until,
         )
         stale = now - row.last_seen_at >= service.TOUCH_INTERVAL
+    if not access.operator:
+        raise forbidden("This endpoint is for the AI app's backend: call it with an app key.")
     if access.permission is not None and not principal.can(access.permission):
         raise forbidden(
             f"Your role ({principal.role}) does not have {access.permission}; "

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("opsconsole.errors")
 
@@ -127,16 +128,54 @@ def _on_problem(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc, request)
 
 
-def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    problem = Problem(
+def _internal_error() -> Problem:
+    return Problem(
         500,
         "internal-error",
         "Internal server error",
         "The server failed to handle this request; nothing was changed. The error is logged "
         "on the server; retry, and report it if it persists.",
     )
-    return problem_response(problem, request)
+
+
+def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # Starlette runs this handler in a worker thread, outside the `except` block: pass the
+    # exception explicitly or the traceback is lost from the log.
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(_internal_error(), request)
+
+
+class UnhandledErrors:
+    """Answer an unhandled exception with a 500 problem and keep the connection usable.
+
+    Starlette's own last-resort handler re-raises after answering, and uvicorn then closes the
+    keep-alive connection: a client's next request on it fails with a read error. This
+    middleware sits inside it and does not re-raise once it has answered.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                raise
+            request = Request(scope)
+            log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+            await problem_response(_internal_error(), request)(scope, receive, send)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -24,10 +24,14 @@ def decode_cursor(cursor: str | None, *fields: str) -> dict[str, Any] | None:
     except (ValueError, UnicodeDecodeError):
         key = None
     if not isinstance(key, dict) or any(field not in key for field in fields):
-        raise Problem(
-            400,
-            "bad-cursor",
-            "Invalid cursor",
-            "The cursor was not issued by this list; start again without a cursor.",
-        )
+        raise bad_cursor()
     return key
+
+
+def bad_cursor() -> Problem:
+    return Problem(
+        400,
+        "bad-cursor",
+        "Invalid cursor",
+        "The cursor was not issued by this list; start again without a cursor.",
+    )

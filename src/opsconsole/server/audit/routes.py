@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Literal
-
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
@@ -25,7 +24,16 @@ def _filters(
     since: Annotated[datetime | None, Query(alias="from")] = None,
     until: Annotated[datetime | None, Query(alias="to")] = None,
 ) -> service.AuditFilter:
-    return service.AuditFilter(actor=actor, action=action, target=target, since=since, until=until)
+    return service.AuditFilter(
+        actor=actor, action=action, target=target, since=_utc(since), until=_utc(until)
+    )
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    # A time without a zone is read as UTC, the zone every time in the API is given in.
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
 
 
 Filters = Annotated[service.AuditFilter, Depends(_filters)]

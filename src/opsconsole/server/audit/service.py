@@ -19,7 +19,8 @@ from sqlalchemy import Select, select, text
 from sqlalchemy.orm import Session
 
 from opsconsole.server.audit.models import AuditRow
-from opsconsole.server.pagination import decode_cursor, encode_cursor
+from opsconsole.server.db import emit
+from opsconsole.server.pagination import bad_cursor, decode_cursor, encode_cursor
 from opsconsole.wire.audit import AuditEntry, AuditVerifyResult, ChainBreak
 
 GENESIS_HASH = "0" * 64
@@ -129,6 +130,7 @@ def record(
     row.hash = row_hash(row)
     session.add(row)
     session.flush()
+    emit(session, row)
     return row
 
 
@@ -156,7 +158,7 @@ class AuditFilter:
     since: datetime | None = None
     until: datetime | None = None
 
-    def apply(self, query: Select[tuple[AuditRow]]) -> Select[tuple[AuditRow]]:
+    def apply(self, query: Select[AuditRow]) -> Select[AuditRow]:
         if self.actor:
             query = query.where(AuditRow.actor == self.actor)
         if self.action:
@@ -181,7 +183,9 @@ def list_entries(
     query = filters.apply(select(AuditRow))
     key = decode_cursor(cursor, "seq")
     if key is not None:
-        query = query.where(AuditRow.seq < int(key["seq"]))
+        if not isinstance(key["seq"], int):
+            raise bad_cursor()
+        query = query.where(AuditRow.seq < key["seq"])
     rows = list(session.scalars(query.order_by(AuditRow.seq.desc()).limit(limit + 1)))
     next_cursor = encode_cursor(seq=rows[limit - 1].seq) if len(rows) > limit else None
     return [to_entry(row) for row in rows[:limit]], next_cursor

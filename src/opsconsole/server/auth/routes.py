@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-
 from fastapi import APIRouter, Request, status
 
-from opsconsole.server.auth import service
+from opsconsole.server.auth import credentials, service
+from opsconsole.server.auth.models import Operator, OperatorSession
 from opsconsole.server.deps import (
     ActorDep,
     ClientAddr,
@@ -38,6 +38,7 @@ operators_router = APIRouter(prefix="/v1/operators", tags=["operators"])
 
 @router.post("/login")
 def login(
+    *,
     body: LoginRequest,
     request: Request,
     db: DatabaseDep,
@@ -79,8 +80,8 @@ def logout(
 
 @router.get("/me")
 def me(operator: CurrentOperator, session: SessionDep) -> MeResponse:
-    row = session.get(service.OperatorSession, operator.session_id)
-    record = session.get(service.Operator, operator.operator_id)
+    row = session.get(OperatorSession, operator.session_id)
+    record = session.get(Operator, operator.operator_id)
     assert row is not None and record is not None
     return MeResponse(
         operator=service.operator_public(record),
@@ -91,6 +92,7 @@ def me(operator: CurrentOperator, session: SessionDep) -> MeResponse:
 
 @router.post("/step-up")
 def step_up(
+    *,
     body: StepUpRequest,
     operator: CurrentOperator,
     db: DatabaseDep,
@@ -101,7 +103,7 @@ def step_up(
     # Committed even when it fails, so the failed attempt stays in the audit log.
     failure: Problem | None = None
     with db.writing() as session:
-        record = session.get(service.Operator, operator.operator_id)
+        record = session.get(Operator, operator.operator_id)
         assert record is not None
         try:
             until = service.step_up(
@@ -131,17 +133,17 @@ def totp(
     actor: ActorDep,
     now: NowDep,
 ) -> TotpResponse:
-    record = session.get(service.Operator, operator.operator_id)
+    record = session.get(Operator, operator.operator_id)
     assert record is not None
-    if record.totp_secret is not None and body.code is None:
-        # Replacing a second factor is as sensitive as the factor itself.
-        if not (operator.step_up_until and operator.step_up_until > now):
-            raise Problem(
-                403,
-                "step-up-required",
-                "Step-up required",
-                "TOTP is enrolled already; step up first to replace it.",
-            )
+    # Replacing a second factor is as sensitive as the factor itself.
+    stepped_up = operator.step_up_until is not None and operator.step_up_until > now
+    if record.totp_secret is not None and body.code is None and not stepped_up:
+        raise Problem(
+            403,
+            "step-up-required",
+            "Step-up required",
+            "TOTP is enrolled already; step up first to replace it.",
+        )
     enrolled, secret = service.enrol_totp(
         session=session, operator=record, code=body.code, actor=actor, now=now
     )
@@ -150,7 +152,7 @@ def totp(
     return TotpResponse(
         enrolled=enrolled,
         secret=secret,
-        provisioning_uri=service.credentials.provisioning_uri(secret, record.username),
+        provisioning_uri=credentials.provisioning_uri(secret, record.username),
     )
 
 
@@ -211,5 +213,3 @@ def update_operator(
         now=now,
     )
     return service.operator_public(operator)
-
-

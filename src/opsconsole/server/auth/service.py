@@ -359,7 +359,7 @@ def list_sessions(
     )
     if operator_id is not None:
         query = query.where(OperatorSession.operator_id == operator_id)
-    return [(row, username) for row, username in session.execute(query).tuples()]
+    return [(row, username) for row, username in session.execute(query)]
 
 
 def end_session(
