@@ -310,3 +310,31 @@ def test_step_up_with_totp_takes_each_code_once(server: LiveServer) -> None:
     code = totp_code(server, secret)
     assert client.post("/v1/auth/step-up", json={"totp": code}).status_code == 200
     assert_problem(client.post("/v1/auth/step-up", json={"totp": code}), 403, "step-up-failed")
+
+
+# --- password change -----------------------------------------------------------------------
+
+
+def test_password_change_ends_other_sessions_and_is_audited(server: LiveServer) -> None:
+    server.create_operator("pat", Role.SUPPORT)
+    here = server.client(server.login("pat"))
+    elsewhere = server.client(server.login("pat"))
+    new = "a much better passphrase"
+    wrong = here.post("/v1/auth/password", json={"current_password": "nope", "new_password": new})
+    assert_problem(wrong, 403, "wrong-password")
+    short = here.post(
+        "/v1/auth/password", json={"current_password": DEFAULT_PASSWORD, "new_password": "short"}
+    )
+    assert_problem(short, 422, "validation-error")
+    changed = here.post(
+        "/v1/auth/password", json={"current_password": DEFAULT_PASSWORD, "new_password": new}
+    )
+    assert changed.status_code == 204, changed.text
+    assert here.get("/v1/auth/me").status_code == 200, "the session that changed it stays"
+    assert_problem(elsewhere.get("/v1/auth/me"), 401, "session-revoked")
+    assert login(server, "pat").status_code == 401
+    assert login(server, "pat", new).status_code == 200
+    admin = server.operator("root", Role.ADMIN)
+    rows = admin.get("/v1/audit", params={"action": "auth.password_changed"}).json()["items"]
+    assert len(rows) == 1 and rows[0]["after"] == {"other_sessions_ended": 1}
+    assert new not in str(rows) and DEFAULT_PASSWORD not in str(rows)

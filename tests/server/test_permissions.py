@@ -135,7 +135,7 @@ def allowed(access: Access, caller: str) -> bool:
         return access.app_key
     if not access.operator:
         return False
-    return access.permission is None or access.permission in ROLE_PERMISSIONS[Role(caller)]
+    return access.allows(Role(caller))
 
 
 @pytest.mark.parametrize("caller", CALLERS)

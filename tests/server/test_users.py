@@ -394,6 +394,18 @@ def test_patch_tier_needs_the_tier_permission(server: LiveServer, app: httpx.Cli
     assert rows[-1]["action"] == "users.tier" and rows[-1]["after"] == {"tier": "premium"}
 
 
+def test_billing_changes_tiers_but_not_limits(server: LiveServer, app: httpx.Client) -> None:
+    put(app, "u-1", email="a@b.co")
+    billing = server.operator("bill", Role.BILLING)
+    response = billing.patch("/v1/users/u-1", json={"tier": "unlimited"})
+    assert response.status_code == 200 and response.json()["tier"] == "unlimited"
+    denied = problem(billing.patch("/v1/users/u-1", json={"quota_daily_requests": 5}), 403)
+    assert "users:write" in denied["detail"]
+    mixed = billing.patch("/v1/users/u-1", json={"tier": "free", "quota_daily_requests": 5})
+    assert mixed.status_code == 403
+    assert billing.get("/v1/users/u-1").json()["tier"] == "unlimited", "nothing half-applied"
+
+
 BAD_PATCHES: list[tuple[dict[str, Any], str]] = [
     ({}, "validation-error"),
     ({"reason": "only a reason"}, "validation-error"),
@@ -496,6 +508,9 @@ def test_export_holds_everything_about_the_user(server: LiveServer, app: httpx.C
     assert [m["body"] for m in export["tickets"][0]["messages"]] == ["I was charged twice"]
     assert [r["action"] for r in export["audit"]] == ["users.create", "users.suspend"]
     assert {r["target"] for r in export["audit"]} == {"user:u-1"}
+    # Reading someone's personal data is itself recorded, with who did it.
+    rows = audit(server.operator("auditor", Role.ADMIN), "u-1")
+    assert (rows[-1]["action"], rows[-1]["actor"]) == ("users.export", "sam")
 
 
 def test_erase_removes_personal_data(

@@ -129,7 +129,7 @@ def authorize(request: Request) -> None:
         stale = now - row.last_seen_at >= service.TOUCH_INTERVAL
     if not access.operator:
         raise forbidden("This endpoint is for the AI app's backend: call it with an app key.")
-    if access.permission is not None and not principal.can(access.permission):
+    if not access.allows(principal.role):
         raise forbidden(
             f"Your role ({principal.role}) does not have {access.permission}; "
             "ask an admin if you need it."

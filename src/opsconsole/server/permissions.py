@@ -65,6 +65,8 @@ class Access:
         public: anyone, no credentials.
         operator: a signed-in operator may call it (subject to ``permission``).
         permission: the permission an operator needs; None means any signed-in operator.
+        or_permission: another permission that also lets an operator in; the route then
+            checks which of the two the request needs (a tier change needs users:tier).
         app_key: the AI app's backend may call it with its app key.
         step_up: an operator needs a recent step-up (password or TOTP re-entered).
     """
@@ -72,8 +74,19 @@ class Access:
     public: bool = False
     operator: bool = False
     permission: Permission | None = None
+    or_permission: Permission | None = None
     app_key: bool = False
     step_up: bool = False
+
+    def allows(self, role: Role) -> bool:
+        """Whether an operator with ``role`` gets past this entry (operators only)."""
+        if not self.operator:
+            return False
+        if self.permission is None:
+            return True
+        return role_allows(role, self.permission) or (
+            self.or_permission is not None and role_allows(role, self.or_permission)
+        )
 
     @property
     def operator_only(self) -> bool:
@@ -85,8 +98,20 @@ APP = Access(app_key=True)
 SIGNED_IN = Access(operator=True)
 
 
-def op(permission: Permission, *, step_up: bool = False, app_key: bool = False) -> Access:
-    return Access(operator=True, permission=permission, step_up=step_up, app_key=app_key)
+def op(
+    permission: Permission,
+    *,
+    step_up: bool = False,
+    app_key: bool = False,
+    or_permission: Permission | None = None,
+) -> Access:
+    return Access(
+        operator=True,
+        permission=permission,
+        or_permission=or_permission,
+        step_up=step_up,
+        app_key=app_key,
+    )
 
 
 ROUTE_ACCESS: dict[tuple[str, str], Access] = {
@@ -100,6 +125,7 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/v1/auth/me"): SIGNED_IN,
     ("POST", "/v1/auth/step-up"): SIGNED_IN,
     ("POST", "/v1/auth/totp"): SIGNED_IN,
+    ("POST", "/v1/auth/password"): SIGNED_IN,
     ("GET", "/v1/auth/sessions"): SIGNED_IN,  # others' sessions need sessions:manage
     ("DELETE", "/v1/auth/sessions/{session_id}"): SIGNED_IN,  # likewise
     # Operators.
@@ -112,9 +138,10 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/v1/users/{user_id}"): op(P.USERS_READ),
     ("POST", "/v1/users/{user_id}/suspend"): op(P.USERS_WRITE),
     ("POST", "/v1/users/{user_id}/activate"): op(P.USERS_WRITE),
-    ("PATCH", "/v1/users/{user_id}"): op(P.USERS_WRITE),  # a tier change needs users:tier too
+    # Overrides need users:write, a tier change users:tier: the route checks which applies.
+    ("PATCH", "/v1/users/{user_id}"): op(P.USERS_WRITE, or_permission=P.USERS_TIER),
     ("POST", "/v1/users/bulk"): op(P.USERS_BULK, step_up=True),
-    ("GET", "/v1/users/{user_id}/export"): op(P.USERS_EXPORT),
+    ("GET", "/v1/users/{user_id}/export"): op(P.USERS_EXPORT),  # audited: personal data
     ("DELETE", "/v1/users/{user_id}"): op(P.USERS_ERASE, step_up=True),
     # Tickets: the app opens them and adds the customer's messages.
     ("POST", "/v1/tickets"): op(P.TICKETS_WRITE, app_key=True),

@@ -48,6 +48,11 @@ class MeResponse(BaseModel):
     step_up_until: datetime | None
 
 
+class PasswordChange(WireModel):
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=12, max_length=1024)
+
+
 class StepUpRequest(WireModel):
     password: str | None = Field(default=None, min_length=1, max_length=1024)
     totp: str | None = Field(default=None, pattern=r"^\d{6}$")

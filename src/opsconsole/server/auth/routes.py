@@ -25,6 +25,7 @@ from opsconsole.wire.auth import (
     OperatorCreate,
     OperatorPublic,
     OperatorUpdate,
+    PasswordChange,
     SessionPublic,
     StepUpRequest,
     StepUpResponse,
@@ -123,6 +124,28 @@ def step_up(
     if failure is not None:
         raise failure
     return StepUpResponse(step_up_until=until)
+
+
+@router.post("/password", status_code=status.HTTP_204_NO_CONTENT)
+def change_password(
+    body: PasswordChange,
+    operator: CurrentOperator,
+    session: WriteSessionDep,
+    actor: ActorDep,
+    now: NowDep,
+) -> None:
+    """Replace your password (at least 12 characters); your other sessions end."""
+    record = session.get(Operator, operator.operator_id)
+    assert record is not None
+    service.change_password(
+        session=session,
+        operator=record,
+        session_id=operator.session_id,
+        current=body.current_password,
+        new=body.new_password,
+        actor=actor,
+        now=now,
+    )
 
 
 @router.post("/totp")

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from opsconsole.server.audit.service import Actor, record
 from opsconsole.server.auth import credentials
 from opsconsole.server.auth.models import AppKey, LoginFailure, Operator, OperatorSession
-from opsconsole.server.errors import Problem, conflict, not_found
+from opsconsole.server.errors import Problem, bad_request, conflict, not_found
 from opsconsole.server.permissions import ROLE_PERMISSIONS
 from opsconsole.server.settings import Settings
 from opsconsole.wire.auth import OperatorPublic, SessionPublic
@@ -383,6 +383,45 @@ def end_session(
         target=f"session:{session_id}",
         at=now,
     )
+
+
+def change_password(
+    *,
+    session: Session,
+    operator: Operator,
+    session_id: str,
+    current: str,
+    new: str,
+    actor: Actor,
+    now: datetime,
+) -> int:
+    """Replace the password; every other session of the operator ends. Returns how many."""
+    if not credentials.verify_password(operator.password_hash, current):
+        raise Problem(
+            403, "wrong-password", "Wrong password", "The current password is wrong; try again."
+        )
+    if current == new:
+        raise bad_request("The new password is the same as the current one; choose another.")
+    operator.password_hash = credentials.hash_password(new)
+    ended = session.execute(
+        update(OperatorSession)
+        .where(
+            OperatorSession.operator_id == operator.id,
+            OperatorSession.id != session_id,
+            OperatorSession.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+    )
+    count = int(getattr(ended, "rowcount", 0) or 0)
+    record(
+        session=session,
+        actor=actor,
+        action="auth.password_changed",
+        target=f"operator:{operator.username}",
+        at=now,
+        after={"other_sessions_ended": count},
+    )
+    return count
 
 
 # --- step-up and TOTP ----------------------------------------------------------------------

@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import AwareDatetime
 
+from opsconsole.server.audit.service import record
 from opsconsole.server.deps import (
     ActorDep,
     CurrentOperator,
@@ -167,6 +168,11 @@ def update_user(
     changes = body.changes()
     if "tier" in changes:
         _require_tier_permission(operator)
+    if set(changes) - {"tier"} and not operator.can(Permission.USERS_WRITE):
+        raise forbidden(
+            f"Your role ({operator.role}) may change a user's tier but not their limits "
+            f"({Permission.USERS_WRITE}); ask support or an admin."
+        )
     user = service.update_user(
         session=session, user_id=user_id, changes=changes, reason=body.reason, actor=actor, now=now
     )
@@ -174,9 +180,20 @@ def update_user(
 
 
 @router.get("/{user_id}/export")
-def export_user(user_id: UserId, session: SessionDep, now: NowDep) -> UserExport:
-    """Everything held about the user, as JSON (GDPR right of access)."""
-    return service.export_user(session=session, user_id=user_id, now=now)
+def export_user(
+    user_id: UserId, session: WriteSessionDep, actor: ActorDep, now: NowDep
+) -> UserExport:
+    """Everything held about the user, as JSON (GDPR right of access); the export is audited."""
+    export = service.export_user(session=session, user_id=user_id, now=now)
+    record(
+        session=session,
+        actor=actor,
+        action="users.export",
+        target=f"user:{user_id}",
+        at=now,
+        after={"tickets": len(export.tickets), "audit_rows": len(export.audit)},
+    )
+    return export
 
 
 @router.delete("/{user_id}")
