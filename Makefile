@@ -25,7 +25,7 @@ demo: venv
 	$(BIN)/opsconsole serve --tls self-signed --data-dir $(DEMO_DIR)
 
 test: venv
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check src tests
