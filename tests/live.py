@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -25,6 +26,7 @@ DEFAULT_PASSWORD = "correct horse battery staple"
 @dataclass
 class LiveServer:
     url: str
+    app: Any
     db: Database
     clock: ManualClock
     settings: Settings
@@ -66,6 +68,14 @@ class LiveServer:
         response = client.post("/v1/auth/step-up", json={"password": password})
         assert response.status_code == 200, response.text
 
+    def gate_sync(self) -> None:
+        """What the gate's background sync does every half second, done now."""
+        self.app.state.gate.sync_once(slow=True)
+
+    def gate_flush(self) -> None:
+        """Wait until the decisions queued so far are written."""
+        self.app.state.gate.writer.flush()
+
     def app_key(self, name: str = "backend") -> str:
         with self.db.writing() as session:
             _, secret = auth.create_app_key(
@@ -83,7 +93,7 @@ def start_server(db_url: str, data_dir: Path, **overrides: object) -> Iterator[L
     clock = ManualClock()
     app = create_app(settings, clock=clock, db=db)
     with serve_in_thread(app) as url:
-        live = LiveServer(url=url, db=db, clock=clock, settings=settings)
+        live = LiveServer(url=url, app=app, db=db, clock=clock, settings=settings)
         try:
             yield live
         finally:

@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from opsconsole.server.app import create_app
-from opsconsole.server.permissions import ROLE_PERMISSIONS, ROUTE_ACCESS, Access
+from opsconsole.server.permissions import ROLE_PERMISSIONS, ROUTE_ACCESS, Access, Permission
 from opsconsole.server.settings import Settings
 from opsconsole.wire.common import Role
 from tests.live import LiveServer, start_server
@@ -78,8 +78,9 @@ def test_every_rule_grants_something_to_someone(access: Access) -> None:
         assert access.operator
 
 
-def test_viewer_has_no_permission_and_admin_has_all() -> None:
-    assert ROLE_PERMISSIONS[Role.VIEWER] == frozenset()
+def test_viewer_only_reads_gate_state_and_admin_has_all() -> None:
+    # The wall display: tiers, providers and switch states, nothing personal, nothing to change.
+    assert ROLE_PERMISSIONS[Role.VIEWER] == frozenset({Permission.GATE_READ})
     assert all(ROLE_PERMISSIONS[Role.ADMIN] >= perms for perms in ROLE_PERMISSIONS.values())
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -27,6 +28,8 @@ from opsconsole.server.errors import (
     UnhandledErrors,
     install_error_handlers,
 )
+from opsconsole.server.gate import routes as gate_routes
+from opsconsole.server.gate.factory import build_gate
 from opsconsole.server.limits import BodySizeLimit
 from opsconsole.server.observability import HttpMetrics, MetricsMiddleware
 from opsconsole.server.permissions import ROUTE_ACCESS
@@ -62,11 +65,20 @@ def create_app(
     database = db or Database(settings.database_url)
     prepare_database(database)
 
+    the_clock = clock or SystemClock()
+    gate = build_gate(settings, database, the_clock)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        if db is None:
-            database.dispose()
+        sync = asyncio.create_task(gate.sync_forever(), name="gate-sync")
+        try:
+            yield
+        finally:
+            sync.cancel()
+            await asyncio.gather(sync, return_exceptions=True)
+            gate.close()  # writes the decisions still queued
+            if db is None:
+                database.dispose()
 
     app = FastAPI(
         title="opsconsole control plane",
@@ -81,8 +93,9 @@ def create_app(
         },
     )
     app.state.settings = settings
-    app.state.clock = clock or SystemClock()
+    app.state.clock = the_clock
     app.state.db = database
+    app.state.gate = gate
     registry = CollectorRegistry()
     app.state.registry = registry
 
@@ -91,7 +104,17 @@ def create_app(
     app.add_middleware(MetricsMiddleware, metrics=HttpMetrics(registry))
     app.add_middleware(UnhandledErrors)  # outermost of ours: it sees every error
 
-    for router in (auth_router, operators_router, users_router, tickets_router, audit_router):
+    for router in (
+        auth_router,
+        operators_router,
+        users_router,
+        tickets_router,
+        audit_router,
+        gate_routes.router,
+        gate_routes.tiers_router,
+        gate_routes.providers_router,
+        gate_routes.controls_router,
+    ):
         app.include_router(router)
     _add_probes(app, database, registry)
     _document_security(app)

@@ -2,7 +2,8 @@
 
 from opsconsole.server.audit import models as audit_models
 from opsconsole.server.auth import models as auth_models
+from opsconsole.server.gate import models as gate_models
 from opsconsole.server.tickets import models as ticket_models
 from opsconsole.server.users import models as user_models
 
-__all__ = ["audit_models", "auth_models", "ticket_models", "user_models"]
+__all__ = ["audit_models", "auth_models", "gate_models", "ticket_models", "user_models"]

@@ -27,6 +27,11 @@ class Permission(StrEnum):
     TICKETS_WRITE = "tickets:write"
     AUDIT_READ = "audit:read"
     AUDIT_EXPORT = "audit:export"
+    GATE_READ = "gate:read"  # tiers, providers and switch states: no personal data
+    GATE_DRY_RUN = "gate:dry-run"  # "why is this user refused?"
+    TIERS_WRITE = "tiers:write"
+    PROVIDERS_WRITE = "providers:write"  # prices, enabling, breaker settings, trip and reset
+    CONTROLS_WRITE = "controls:write"  # the emergency switches
 
 
 P = Permission
@@ -34,7 +39,18 @@ P = Permission
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
     Role.ONCALL: frozenset(
-        {P.USERS_READ, P.USERS_WRITE, P.USERS_BULK, P.TICKETS_READ, P.TICKETS_WRITE, P.AUDIT_READ}
+        {
+            P.USERS_READ,
+            P.USERS_WRITE,
+            P.USERS_BULK,
+            P.TICKETS_READ,
+            P.TICKETS_WRITE,
+            P.AUDIT_READ,
+            P.GATE_READ,
+            P.GATE_DRY_RUN,
+            P.PROVIDERS_WRITE,
+            P.CONTROLS_WRITE,
+        }
     ),
     Role.SUPPORT: frozenset(
         {
@@ -45,11 +61,15 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.USERS_EXPORT,
             P.TICKETS_READ,
             P.TICKETS_WRITE,
+            P.GATE_READ,
+            P.GATE_DRY_RUN,
         }
     ),
-    Role.BILLING: frozenset({P.USERS_READ, P.USERS_TIER, P.TICKETS_READ, P.AUDIT_READ}),
+    Role.BILLING: frozenset(
+        {P.USERS_READ, P.USERS_TIER, P.TICKETS_READ, P.AUDIT_READ, P.GATE_READ, P.TIERS_WRITE}
+    ),
     # Viewers watch (the wall display); they change nothing and see no personal data.
-    Role.VIEWER: frozenset(),
+    Role.VIEWER: frozenset({P.GATE_READ}),
 }
 
 
@@ -149,6 +169,17 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/v1/tickets/{ticket_id}"): op(P.TICKETS_READ),
     ("PATCH", "/v1/tickets/{ticket_id}"): op(P.TICKETS_WRITE),
     ("POST", "/v1/tickets/{ticket_id}/messages"): op(P.TICKETS_WRITE, app_key=True),
+    # The gate: the app's hot path, and the operators' levers.
+    ("POST", "/v1/gate/admit"): APP,
+    ("POST", "/v1/gate/report"): APP,
+    ("POST", "/v1/gate/dry-run"): op(P.GATE_DRY_RUN),
+    ("GET", "/v1/tiers"): op(P.GATE_READ),
+    ("PUT", "/v1/tiers/{name}"): op(P.TIERS_WRITE),
+    ("GET", "/v1/providers"): op(P.GATE_READ),
+    ("PATCH", "/v1/providers/{name}"): op(P.PROVIDERS_WRITE),
+    ("POST", "/v1/providers/{name}/breaker"): op(P.PROVIDERS_WRITE),
+    ("GET", "/v1/controls"): op(P.GATE_READ),
+    ("PUT", "/v1/controls/{switch}"): op(P.CONTROLS_WRITE, step_up=True),
     # Audit.
     ("GET", "/v1/audit"): op(P.AUDIT_READ),
     ("GET", "/v1/audit/export"): op(P.AUDIT_EXPORT),

@@ -57,6 +57,19 @@ class Settings(BaseSettings):
 
     sla: SlaPolicy = Field(default_factory=SlaPolicy)
 
+    # The gate.
+    redis: str = Field(default="", description="redis:// URL; empty keeps counters in memory")
+    gate_global_rpm: int = Field(default=6000, ge=1, description="requests/min, all users")
+    gate_day_cap: float = Field(default=200.0, gt=0, description="global spend cap, $/day")
+    gate_week_cap: float = Field(default=1000.0, gt=0, description="global spend cap, $/week")
+    gate_peak_hours: list[int] = Field(
+        default=[18, 19, 20, 21], description="UTC hours that prefer the cheapest provider"
+    )
+    gate_high_load_rpm: int = Field(default=0, ge=0, description="above it, cheapest; 0: off")
+    gate_auto_register: bool = Field(
+        default=False, description="admit unknown users as the free tier instead of refusing"
+    )
+
     @field_validator("data_dir", mode="after")
     @classmethod
     def _expand(cls, value: Path) -> Path:

@@ -13,11 +13,17 @@ DEFAULT_TIERS = ("free", "premium", "unlimited")
 
 
 class Tier(Base):
-    """A tier of service; the gate issue adds its quotas, budgets and providers."""
+    """A tier of service with its limits; the gate reads these on every decision."""
 
     __tablename__ = "tiers"
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    daily_requests: Mapped[int] = mapped_column(Integer, default=10)  # -1: no cap
+    weekly_budget: Mapped[float] = mapped_column(Float, default=0.5)  # dollars
+    monthly_budget: Mapped[float] = mapped_column(Float, default=2.0)
+    rate_per_minute: Mapped[int] = mapped_column(Integer, default=10)
+    providers: Mapped[str] = mapped_column(Text, default='["fallback"]')  # JSON, by priority
+    price_monthly: Mapped[float] = mapped_column(Float, default=0.0)  # what the user pays
 
 
 class User(Base):

@@ -1,0 +1,1 @@
+"""The gate: per-request admission, routing, usage reports, budgets, breakers and switches."""

@@ -1,0 +1,51 @@
+"""Calendar windows the gate counts in (UTC): day, ISO week, month, and minute buckets."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+
+def day_key(now: datetime) -> str:
+    return now.strftime("%Y-%m-%d")
+
+
+def week_key(now: datetime) -> str:
+    year, week, _ = now.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def month_key(now: datetime) -> str:
+    return now.strftime("%Y-%m")
+
+
+def day_start(now: datetime) -> datetime:
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def week_start(now: datetime) -> datetime:
+    return day_start(now) - timedelta(days=now.weekday())
+
+
+def month_start(now: datetime) -> datetime:
+    return day_start(now).replace(day=1)
+
+
+def sliding_minute(previous: int, current: int, now_s: float) -> float:
+    """Requests in the last 60 s, estimated from two fixed one-minute buckets.
+
+    The previous bucket counts in proportion to how much of it the sliding window still
+    covers (the approach of Cloudflare's rate limiter): one number per bucket, no log.
+    """
+    elapsed = (now_s % 60) / 60
+    return previous * (1 - elapsed) + current
+
+
+def retry_after(previous: int, current: int, limit: int, now_s: float) -> float:
+    """Seconds until the sliding estimate drops below ``limit`` (at most the rest of a minute)."""
+    elapsed = now_s % 60
+    if previous > 0:
+        # previous * (1 - t/60) + current < limit  =>  t > 60 * (1 - (limit - current)/previous)
+        needed = 60 * (1 - (limit - current) / previous)
+        if current < limit and needed > elapsed:
+            return round(needed - elapsed, 3)
+    return round(60 - elapsed, 3)
