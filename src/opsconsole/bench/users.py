@@ -243,7 +243,7 @@ def run(*, count: int, db_url: str | None, out: Callable[[str], None]) -> None:
             migrate.upgrade(db.engine)
         app = create_app(Settings(data_dir=Path(tmp), db=url, insecure_http=True), db=db)
         out(f"store: {url.split('@')[-1]}")
-        rng = random.Random(SEED)  # noqa: S311 - repeatable test data, not security
+        rng = random.Random(SEED)
         fill(db, count, rng, out)
         if db.dialect == "postgresql":
             # Steady state: statistics, and the GIN index's pending list merged.

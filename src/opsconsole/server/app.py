@@ -30,6 +30,7 @@ from opsconsole.server.errors import (
 )
 from opsconsole.server.gate import routes as gate_routes
 from opsconsole.server.gate.factory import build_gate
+from opsconsole.server.gate.fastpath import GateFastPath
 from opsconsole.server.limits import BodySizeLimit
 from opsconsole.server.observability import HttpMetrics, MetricsMiddleware
 from opsconsole.server.permissions import ROUTE_ACCESS
@@ -96,10 +97,13 @@ def create_app(
     app.state.clock = the_clock
     app.state.db = database
     app.state.gate = gate
+    app.state.app_key_cache = {}
     registry = CollectorRegistry()
     app.state.registry = registry
 
     install_error_handlers(app)
+    # Innermost of ours: the body limit, metrics and error handling wrap the fast path too.
+    app.add_middleware(GateFastPath, state=app.state)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=HttpMetrics(registry))
     app.add_middleware(UnhandledErrors)  # outermost of ours: it sees every error

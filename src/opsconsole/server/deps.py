@@ -6,6 +6,7 @@ checks the caller's credential against it; the aliases below hand the result to 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,6 +14,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from opsconsole.server.audit.service import Actor
 from opsconsole.server.auth import credentials, service
@@ -91,7 +93,7 @@ def _bearer(request: Request) -> str | None:
     return value.strip()
 
 
-def authorize(request: Request) -> None:
+async def authorize(request: Request) -> None:
     """Check the caller against the route's entry in the permission table (deny by default)."""
     route = request.scope.get("route")
     access = ROUTE_ACCESS.get((request.method, getattr(route, "path", "")))
@@ -109,24 +111,12 @@ def authorize(request: Request) -> None:
     # The credential is checked before the route's rule: a caller without a valid one gets
     # a 401 everywhere, a 403 only tells a known caller that this is not theirs.
     if token.startswith(credentials.APP_KEY_PREFIX):
-        with db.reading() as session:
-            key = service.authenticate_app_key(session=session, secret=token)
+        app_principal = await _app_key(request, db, token)
         if not access.app_key:
             raise forbidden("App keys may not call the operator API; log in as an operator.")
-        request.state.principal = AppPrincipal(key_id=key.id, name=key.name)
+        request.state.principal = app_principal
         return
-    with db.reading() as session:
-        row, operator = service.authenticate(
-            session=session, token=token, settings=get_settings(request), now=now
-        )
-        principal = OperatorPrincipal(
-            session_id=row.id,
-            operator_id=operator.id,
-            username=operator.username,
-            role=Role(operator.role),
-            step_up_until=row.step_up_until,
-        )
-        stale = now - row.last_seen_at >= service.TOUCH_INTERVAL
+    principal, stale = await run_in_threadpool(_operator, db, token, get_settings(request), now)
     if not access.operator:
         raise forbidden("This endpoint is for the AI app's backend: call it with an app key.")
     if not access.allows(principal.role):
@@ -143,9 +133,52 @@ def authorize(request: Request) -> None:
             "password or TOTP code, then retry.",
         )
     if stale:
-        with db.writing() as session:
-            service.touch(session=session, session_id=principal.session_id, now=now)
+        await run_in_threadpool(_touch, db, principal.session_id, now)
     request.state.principal = principal
+
+
+# App keys are checked on the gate's hot path: a key once verified is trusted from memory for
+# this long, so a revoked key may work for up to this many seconds more.
+APP_KEY_CACHE_S = 30.0
+
+
+async def _app_key(request: Request, db: Database, token: str) -> AppPrincipal:
+    cache: dict[str, tuple[AppPrincipal, float]] = request.app.state.app_key_cache
+    digest = credentials.digest(token)
+    hit = cache.get(digest)
+    if hit is not None and time.monotonic() - hit[1] < APP_KEY_CACHE_S:
+        return hit[0]
+    principal = await run_in_threadpool(_load_app_key, db, token)
+    cache[digest] = (principal, time.monotonic())
+    return principal
+
+
+def _load_app_key(db: Database, token: str) -> AppPrincipal:
+    with db.reading() as session:
+        key = service.authenticate_app_key(session=session, secret=token)
+        return AppPrincipal(key_id=key.id, name=key.name)
+
+
+def _operator(
+    db: Database, token: str, settings: Settings, now: datetime
+) -> tuple[OperatorPrincipal, bool]:
+    with db.reading() as session:
+        row, operator = service.authenticate(
+            session=session, token=token, settings=settings, now=now
+        )
+        principal = OperatorPrincipal(
+            session_id=row.id,
+            operator_id=operator.id,
+            username=operator.username,
+            role=Role(operator.role),
+            step_up_until=row.step_up_until,
+        )
+        return principal, now - row.last_seen_at >= service.TOUCH_INTERVAL
+
+
+def _touch(db: Database, session_id: str, now: datetime) -> None:
+    with db.writing() as session:
+        service.touch(session=session, session_id=session_id, now=now)
 
 
 def current_operator(request: Request) -> OperatorPrincipal:

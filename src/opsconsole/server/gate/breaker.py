@@ -24,6 +24,9 @@ class Breaker:
     manual: bool = False  # tripped by an operator: stays open until reset by hand
     # Outcomes of the last `window` reports: (error, timeout).
     outcomes: deque[tuple[bool, bool]] = field(default_factory=deque)
+    # Running totals over `outcomes`, so a report costs O(1) however long the window.
+    errors: int = 0
+    timeouts: int = 0
     probe_successes: int = 0
     probes_in_flight: int = 0
     # A probe whose report never comes (the app crashed) must not block the breaker forever.
@@ -58,8 +61,12 @@ class Breaker:
                     self._close()
             return self.state is not before
         self.outcomes.append((error, timeout))
+        self.errors += error
+        self.timeouts += timeout
         while len(self.outcomes) > self.settings.window:
-            self.outcomes.popleft()
+            old_error, old_timeout = self.outcomes.popleft()
+            self.errors -= old_error
+            self.timeouts -= old_timeout
         if self.state is BreakerState.CLOSED and self._tripped():
             self._open(now)
         return self.state is not before
@@ -87,11 +94,9 @@ class Breaker:
         total = len(self.outcomes)
         if total < self.settings.min_requests:
             return False
-        errors = sum(1 for error, _ in self.outcomes if error)
-        timeouts = sum(1 for _, timeout in self.outcomes if timeout)
         return (
-            errors / total > self.settings.error_rate
-            or timeouts / total > self.settings.timeout_rate
+            self.errors / total > self.settings.error_rate
+            or self.timeouts / total > self.settings.timeout_rate
         )
 
     def _open(self, now: datetime) -> None:
@@ -107,6 +112,7 @@ class Breaker:
         self.retry_at = None
         self.manual = False
         self.outcomes.clear()
+        self.errors = self.timeouts = 0
         self.probe_successes = 0
         self.probes_in_flight = 0
 

@@ -8,13 +8,19 @@ several replicas enforce one truth. Both implement :class:`CounterStore`.
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from opsconsole.server.gate import windows
+from opsconsole.server.gate.state import PendingDecision
 from opsconsole.wire.gate import DenyReason
+
+# A decision can be reported this long after it was made; later reports are refused.
+DECISION_TTL = timedelta(hours=1)
+UNKNOWN_DECISION = "no open decision with this id (unknown, expired or reported already)"
 
 
 @dataclass(frozen=True)
@@ -42,8 +48,27 @@ class Admission:
 
 
 class CounterStore(Protocol):
-    def admit(self, user: str, limits: Limits, now: datetime, *, count: bool) -> Admission:
-        """Check every limit and, when all pass and ``count`` is set, count the request."""
+    def admit(
+        self,
+        user: str,
+        limits: Limits,
+        now: datetime,
+        *,
+        count: bool,
+        pending: PendingDecision | None = None,
+    ) -> Admission:
+        """Check every limit and, when all pass and ``count`` is set, count the request and
+        keep ``pending`` open for its report."""
+        ...
+
+    def take_pending(
+        self, reports: Sequence[tuple[str, str]], now: datetime
+    ) -> list[PendingDecision | str]:
+        """Close the decisions named by (decision id, provider) pairs, all or none.
+
+        Returns, in order, each decision or the reason it cannot be reported; when any is a
+        reason, no decision was closed.
+        """
         ...
 
     def add_spend(self, user: str, cost: float, now: datetime) -> tuple[float, float]:
@@ -72,13 +97,53 @@ class MemoryCounters:
         self.global_spent: dict[str, float] = defaultdict(float)  # day or week key
         # minute -> user (or "*" for everyone) -> requests; whole minutes are dropped when old.
         self.minutes: dict[int, dict[str, int]] = {}
+        self.pending: OrderedDict[str, PendingDecision] = OrderedDict()  # oldest first
         # Decisions run on the event loop, but reports and tests may come from threads: the
         # check and the count must be one step.
         self._lock = threading.Lock()
 
-    def admit(self, user: str, limits: Limits, now: datetime, *, count: bool) -> Admission:
+    def admit(
+        self,
+        user: str,
+        limits: Limits,
+        now: datetime,
+        *,
+        count: bool,
+        pending: PendingDecision | None = None,
+    ) -> Admission:
         with self._lock:
-            return self._admit(user, limits, now, count=count)
+            admission = self._admit(user, limits, now, count=count)
+            if admission.reason is DenyReason.OK and count and pending is not None:
+                self.pending[pending.id] = pending
+                self._expire_pending(now)
+            return admission
+
+    def take_pending(
+        self, reports: Sequence[tuple[str, str]], now: datetime
+    ) -> list[PendingDecision | str]:
+        with self._lock:
+            self._expire_pending(now)
+            found: list[PendingDecision | str] = []
+            for decision_id, provider in reports:
+                decision = self.pending.get(decision_id)
+                if decision is None:
+                    found.append(UNKNOWN_DECISION)
+                elif decision.provider != provider:
+                    found.append(f"the decision routed to {decision.provider}, not {provider}")
+                else:
+                    found.append(decision)
+            if all(isinstance(item, PendingDecision) for item in found):
+                for decision_id, _ in reports:
+                    del self.pending[decision_id]
+            return found
+
+    def _expire_pending(self, now: datetime) -> None:
+        cutoff = now - DECISION_TTL
+        while self.pending:
+            oldest = next(iter(self.pending.values()))
+            if oldest.at >= cutoff:
+                break
+            self.pending.popitem(last=False)
 
     def _admit(self, user: str, limits: Limits, now: datetime, *, count: bool) -> Admission:
         day, week, month = windows.day_key(now), windows.week_key(now), windows.month_key(now)

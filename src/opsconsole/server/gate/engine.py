@@ -10,10 +10,9 @@ from __future__ import annotations
 import random
 import secrets
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from opsconsole.server.gate import routing
 from opsconsole.server.gate.counters import Admission, CounterStore, Limits
@@ -43,7 +42,6 @@ class GateConfig:
     global_week_cap: float = 1000.0
     # Tiers paused by the automatic 90% step ("pause non-premium").
     step_pause_tiers: tuple[str, ...] = ("free",)
-    decision_ttl: timedelta = timedelta(hours=1)
     routing: routing.RoutingPolicy = field(default_factory=routing.RoutingPolicy)
 
 
@@ -94,7 +92,6 @@ class Gate:
         self.switches: dict[SwitchName, SwitchState] = {
             name: SwitchState(name) for name in SwitchName
         }
-        self.pending: OrderedDict[str, PendingDecision] = OrderedDict()
         self.budget_step = 0
 
     # --- decisions ------------------------------------------------------------------------
@@ -146,20 +143,11 @@ class Gate:
             rng=self.rng,
         )
         limits = self.limits_for(user, tier, now)
-        admission = self.counters.admit(
-            user.id, limits, now, count=chosen is not None and not dry_run
-        )
-        remaining = _remaining(limits, admission)
-        if admission.reason is not DenyReason.OK:
-            return _deny(admission.reason, admission.retry_after_s, remaining)
-        if chosen is None:
-            return _deny(DenyReason.NO_PROVIDER, remaining=remaining)
-        decision_id = None
-        if not dry_run:
-            decision_id = secrets.token_hex(12)
-            self.providers[chosen.provider.name].breaker.on_routed(now)
-            self.pending[decision_id] = PendingDecision(
-                id=decision_id,
+        pending = None
+        if chosen is not None and not dry_run:
+            # Kept by the counter store with the count, in the same step (one Redis call).
+            pending = PendingDecision(
+                id=secrets.token_hex(12),
                 user_pk=user.pk,
                 user_id=user.id,
                 tier=tier.name,
@@ -168,7 +156,18 @@ class Gate:
                 model=chosen.provider.model,
                 at=now,
             )
-            self._expire_pending(now)
+        admission = self.counters.admit(
+            user.id, limits, now, count=pending is not None, pending=pending
+        )
+        remaining = _remaining(limits, admission)
+        if admission.reason is not DenyReason.OK:
+            return _deny(admission.reason, admission.retry_after_s, remaining)
+        if chosen is None:
+            return _deny(DenyReason.NO_PROVIDER, remaining=remaining)
+        decision_id = None
+        if pending is not None:
+            decision_id = pending.id
+            self.providers[chosen.provider.name].breaker.on_routed(now)
         return AdmitResponse.model_construct(
             decision_id=decision_id,
             allow=True,
@@ -226,42 +225,35 @@ class Gate:
             return None
         return provider.choice
 
-    def _expire_pending(self, now: datetime) -> None:
-        cutoff = now - self.config.decision_ttl
-        while self.pending:
-            oldest = next(iter(self.pending.values()))
-            if oldest.at >= cutoff:
-                break
-            self.pending.popitem(last=False)
-
     # --- reports --------------------------------------------------------------------------
 
-    def validate(self, reports: Sequence[UsageReport]) -> list[ReportProblem]:
-        """Problems that reject the batch; nothing changes when there are any."""
-        problems: list[ReportProblem] = []
+    def ingest(self, reports: Sequence[UsageReport], now: datetime) -> IngestResult:
+        """Apply a batch to counters, spend and breakers, or refuse it whole.
+
+        The open decisions are taken from the counter store all at once, or none are: a batch
+        with an unknown, expired, already reported or mismatched decision changes nothing.
+        """
+        result = IngestResult()
         seen: set[str] = set()
         for index, report in enumerate(reports):
-            pending = self.pending.get(report.decision_id)
             if report.decision_id in seen:
-                problem = "reported twice in this batch"
-            elif pending is None:
-                problem = "no open decision with this id (unknown, expired or reported already)"
-            elif report.provider != pending.provider:
-                problem = f"the decision routed to {pending.provider}, not {report.provider}"
-            else:
-                seen.add(report.decision_id)
-                continue
-            problems.append(ReportProblem(index, report.decision_id, problem))
-        return problems
-
-    def ingest(self, reports: Sequence[UsageReport], now: datetime) -> IngestResult:
-        """Apply a validated batch: counters, spend and breakers."""
-        result = IngestResult(problems=self.validate(reports))
+                result.problems.append(
+                    ReportProblem(index, report.decision_id, "reported twice in this batch")
+                )
+            seen.add(report.decision_id)
         if result.problems:
             return result
+        taken = self.counters.take_pending(
+            [(report.decision_id, report.provider) for report in reports], now
+        )
+        for index, (report, found) in enumerate(zip(reports, taken, strict=True)):
+            if isinstance(found, str):
+                result.problems.append(ReportProblem(index, report.decision_id, found))
+        if result.problems:
+            return result
+        decisions = [found for found in taken if isinstance(found, PendingDecision)]
         changed: set[str] = set()
-        for report in reports:
-            decision = self.pending.pop(report.decision_id)
+        for report, decision in zip(reports, decisions, strict=True):
             provider = self.providers.get(decision.provider)
             cost = report.cost
             if cost is None:

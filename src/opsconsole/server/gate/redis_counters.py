@@ -6,11 +6,20 @@ Redis, so two replicas can never both admit the last request of a quota.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
 from opsconsole.server.gate import windows
-from opsconsole.server.gate.counters import Admission, Limits
+from opsconsole.server.gate.counters import (
+    DECISION_TTL,
+    UNKNOWN_DECISION,
+    Admission,
+    Limits,
+)
+from opsconsole.server.gate.state import PendingDecision
 from opsconsole.wire.gate import DenyReason
 
 DAY_TTL_S = 2 * 86400
@@ -31,7 +40,7 @@ REASONS = [
 #       user minute prev, user minute cur, global minute prev, global minute cur
 # ARGV: daily (-1: none), weekly budget, monthly budget, user rpm, global rpm (-1: none),
 #       day cap (-1: none), week cap (-1: none), elapsed fraction of the minute, count (0/1),
-#       day ttl, minute ttl
+#       day ttl, minute ttl, then optionally the open decision (key, JSON, ttl) to keep
 ADMIT = """
 local requests = tonumber(redis.call('GET', KEYS[1]) or '0')
 local spent_w = tonumber(redis.call('GET', KEYS[2]) or '0')
@@ -67,10 +76,46 @@ if reason == 0 and ARGV[9] == '1' then
   if user_cur == 1 then redis.call('EXPIRE', KEYS[7], ARGV[11]) end
   all_cur = redis.call('INCR', KEYS[9])
   if all_cur == 1 then redis.call('EXPIRE', KEYS[9], ARGV[11]) end
+  if ARGV[12] then redis.call('SET', ARGV[12], ARGV[13], 'EX', ARGV[14]) end
 end
 return {reason, requests, tostring(spent_w), tostring(spent_m), tostring(global_d),
         tostring(global_w), user_prev, user_cur, all_prev, all_cur}
 """
+
+
+# KEYS: open decisions; ARGV: the provider each report names. All are closed, or none:
+# returns a list of "ok" or a reason per decision, plus the stored JSON of each.
+TAKE = """
+local results, values, ok = {}, {}, true
+for i, key in ipairs(KEYS) do
+  local value = redis.call('GET', key)
+  values[i] = value or ''
+  if not value then
+    results[i] = 'unknown'
+    ok = false
+  else
+    local provider = cjson.decode(value)['provider']
+    if provider ~= ARGV[i] then
+      results[i] = 'provider:' .. provider
+      ok = false
+    else
+      results[i] = 'ok'
+    end
+  end
+end
+if ok then redis.call('DEL', unpack(KEYS)) end
+return {results, values}
+"""
+
+
+def _dump(decision: PendingDecision) -> str:
+    return json.dumps({**asdict(decision), "at": decision.at.isoformat()})
+
+
+def _load(raw: bytes | str) -> PendingDecision:
+    data = json.loads(raw)
+    data["at"] = datetime.fromisoformat(data["at"])
+    return PendingDecision(**data)
 
 
 class RedisCounters:
@@ -78,6 +123,7 @@ class RedisCounters:
         self.redis = client
         self.prefix = prefix
         self._admit = client.register_script(ADMIT)
+        self._take = client.register_script(TAKE)
 
     def _keys(self, user: str, now: datetime) -> list[str]:
         p, minute = self.prefix, int(now.timestamp()) // 60
@@ -94,8 +140,20 @@ class RedisCounters:
             f"{p}rpm:*:{minute}",
         ]
 
-    def admit(self, user: str, limits: Limits, now: datetime, *, count: bool) -> Admission:
+    def admit(
+        self,
+        user: str,
+        limits: Limits,
+        now: datetime,
+        *,
+        count: bool,
+        pending: PendingDecision | None = None,
+    ) -> Admission:
         now_s = now.timestamp()
+        keep: list[str | int] = []
+        if pending is not None:
+            ttl = int(DECISION_TTL.total_seconds())
+            keep = [f"{self.prefix}decision:{pending.id}", _dump(pending), ttl]
 
         def num(value: float | None) -> float:
             return -1 if value is None else value
@@ -114,6 +172,7 @@ class RedisCounters:
                 "1" if count else "0",
                 DAY_TTL_S,
                 MINUTE_TTL_S,
+                *keep,
             ],
         )
         reason = REASONS[int(result[0])]
@@ -132,6 +191,24 @@ class RedisCounters:
             global_spent_day=float(result[4]),
             global_spent_week=float(result[5]),
         )
+
+    def take_pending(
+        self, reports: Sequence[tuple[str, str]], now: datetime
+    ) -> list[PendingDecision | str]:
+        keys = [f"{self.prefix}decision:{decision_id}" for decision_id, _ in reports]
+        results, values = self._take(keys=keys, args=[provider for _, provider in reports])
+        found: list[PendingDecision | str] = []
+        for result, value in zip(results, values, strict=True):
+            verdict = result.decode() if isinstance(result, bytes) else str(result)
+            if verdict == "ok":
+                found.append(_load(value))
+            elif verdict == "unknown":
+                found.append(UNKNOWN_DECISION)
+            else:
+                found.append(
+                    f"the decision routed to {verdict.split(':', 1)[1]}, not the one named"
+                )
+        return found
 
     def add_spend(self, user: str, cost: float, now: datetime) -> tuple[float, float]:
         keys = self._keys(user, now)

@@ -24,7 +24,7 @@ from opsconsole.server.db import Database, emit
 from opsconsole.server.errors import Problem, bad_request, not_found
 from opsconsole.server.gate import windows
 from opsconsole.server.gate.breaker import Breaker
-from opsconsole.server.gate.counters import MemoryCounters
+from opsconsole.server.gate.counters import DECISION_TTL, MemoryCounters
 from opsconsole.server.gate.engine import Decision, Gate, IngestResult
 from opsconsole.server.gate.models import DecisionRow, Provider, Switch, UsageEvent
 from opsconsole.server.gate.state import (
@@ -108,8 +108,9 @@ class GateRuntime:
             self.reload_providers(session)
             self.reload_switches(session)
             if isinstance(self.gate.counters, MemoryCounters):
+                # Redis keeps its own; process memory starts empty and is rebuilt.
                 rebuild_counters(session, self.gate.counters, now)
-            self._load_pending(session, now)
+                self._load_pending(session, self.gate.counters, now)
         self.gate.refresh_budget_step(now)
 
     def reload_tiers(self, session: Session) -> None:
@@ -150,9 +151,9 @@ class GateRuntime:
                 expires_at=row.expires_at,
             )
 
-    def _load_pending(self, session: Session, now: datetime) -> None:
+    def _load_pending(self, session: Session, counters: MemoryCounters, now: datetime) -> None:
         """Decisions of the last hour with no report yet, so their reports are still accepted."""
-        since = now - self.gate.config.decision_ttl
+        since = now - DECISION_TTL
         rows = session.execute(
             select(DecisionRow, User.id)
             .join(User, User.pk == DecisionRow.user_pk)
@@ -162,7 +163,7 @@ class GateRuntime:
         )
         for decision, user_id in rows:
             assert decision.decision_id and decision.provider and decision.tier
-            self.gate.pending[decision.decision_id] = PendingDecision(
+            counters.pending[decision.decision_id] = PendingDecision(
                 id=decision.decision_id,
                 user_pk=decision.user_pk or 0,
                 user_id=user_id,

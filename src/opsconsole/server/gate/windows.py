@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 
 def day_key(now: datetime) -> str:
-    return now.strftime("%Y-%m-%d")
+    return _keys(now.date().toordinal())[0]
 
 
 def week_key(now: datetime) -> str:
-    year, week, _ = now.isocalendar()
-    return f"{year}-W{week:02d}"
+    return _keys(now.date().toordinal())[1]
 
 
 def month_key(now: datetime) -> str:
-    return now.strftime("%Y-%m")
+    return _keys(now.date().toordinal())[2]
+
+
+@lru_cache(maxsize=64)
+def _keys(ordinal: int) -> tuple[str, str, str]:
+    # Every decision and report needs these; formatting dates costs more than the lookup.
+    day = datetime.fromordinal(ordinal)
+    year, week, _ = day.isocalendar()
+    return day.strftime("%Y-%m-%d"), f"{year}-W{week:02d}", day.strftime("%Y-%m")
 
 
 def day_start(now: datetime) -> datetime:
