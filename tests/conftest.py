@@ -6,6 +6,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -75,7 +76,13 @@ def db_url(
         shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
         yield f"sqlite:///{path}"
         return
-    template = request.getfixturevalue("postgres_template")
+    with postgres_clone(request.getfixturevalue("postgres_template")) as url:
+        yield url
+
+
+@contextmanager
+def postgres_clone(template: str) -> Iterator[str]:
+    """A new database copied from the migrated template, dropped afterwards."""
     admin_url = os.environ[POSTGRES_ENV]
     name = f"opsconsole_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")

@@ -59,6 +59,7 @@ class Settings(BaseSettings):
 
     # The gate.
     redis: str = Field(default="", description="redis:// URL; empty keeps counters in memory")
+    redis_prefix: str = Field(default="opsconsole:", description="namespace of our Redis keys")
     gate_global_rpm: int = Field(default=6000, ge=1, description="requests/min, all users")
     gate_day_cap: float = Field(default=200.0, gt=0, description="global spend cap, $/day")
     gate_week_cap: float = Field(default=1000.0, gt=0, description="global spend cap, $/week")

@@ -26,7 +26,7 @@ def build_gate(settings: Settings, db: Database, clock: Clock) -> GateRuntime:
             ) from error
         from opsconsole.server.gate.redis_counters import RedisCounters  # noqa: PLC0415
 
-        counters = RedisCounters(redis.Redis.from_url(settings.redis))
+        counters = RedisCounters(redis.Redis.from_url(settings.redis), prefix=settings.redis_prefix)
         log.info("gate counters in Redis at %s", settings.redis.split("@")[-1])
     else:
         counters = MemoryCounters()
