@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -212,6 +213,20 @@ def cmd_bench_users(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_gate(args: argparse.Namespace) -> int:
+    from opsconsole.bench.gate import run
+
+    run(
+        users=args.users,
+        decisions=args.decisions,
+        admits=args.admits,
+        redis=args.redis,
+        postgres=None,
+        out=print,
+    )
+    return 0
+
+
 def cmd_bench_foundation(args: argparse.Namespace) -> int:
     from opsconsole.bench.foundation import run
 
@@ -219,7 +234,117 @@ def cmd_bench_foundation(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- sim -----------------------------------------------------------------------------------
+
+
+def cmd_sim(args: argparse.Namespace) -> int:
+    import os
+    from datetime import datetime
+
+    from opsconsole.sdk import GateClient
+    from opsconsole.sim.population import make_population
+    from opsconsole.sim.providers import SimulatedProviders
+    from opsconsole.sim.traffic import ScheduledOutage, TrafficConfig, TrafficGenerator
+
+    # One line per HTTP request would bury the summaries.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    app_key = args.app_key or os.environ.get("OPSCONSOLE_APP_KEY")
+    if not app_key:
+        print("error: give --app-key or set OPSCONSOLE_APP_KEY", file=sys.stderr)
+        return 2
+    try:
+        outages = [ScheduledOutage.parse(text) for text in args.outage]
+    except ValueError as error:
+        print(f"error: --outage {error}", file=sys.stderr)
+        return 2
+    start = None
+    if args.start_hour is not None:
+        start = datetime.now().replace(hour=args.start_hour, minute=0, second=0, microsecond=0)
+    verify: bool | str = str(args.cacert) if args.cacert else not args.insecure
+    # The simulator is a load generator: a slow answer should be waited for and counted,
+    # not turned into a fail-open decision after the SDK's default half second.
+    client = GateClient(args.server, app_key, timeout=5.0, verify=verify)
+    config = TrafficConfig(
+        rate=args.rate,
+        speedup=args.speedup,
+        duration=args.duration,
+        workers=args.workers,
+        seed=args.seed,
+        start=start,
+        outages=outages,
+    )
+    population = make_population(args.users, seed=args.seed)
+    generator = TrafficGenerator(client, population, SimulatedProviders(), config)
+    try:
+        tiers = ", ".join(f"{n} {tier}" for tier, n in population.tier_counts().items())
+        if args.no_register:
+            print(f"not registering {len(population)} users ({tiers}): --no-register")
+        else:
+            print(f"registering {len(population)} users ({tiers}) with {args.server} ...")
+            sys.stdout.flush()
+            registered = generator.register()
+            print(
+                f"registered {registered.registered} users in {registered.seconds:.1f} s"
+                + (f" ({registered.failed} failed)" if registered.failed else "")
+            )
+            if registered.registered == 0:
+                print("error: no user could be registered: check URL and app key", file=sys.stderr)
+                return 1
+        generator.start()
+        try:
+            while not generator.join(timeout=args.every):
+                print(generator.stats().line(), flush=True)
+        except KeyboardInterrupt:
+            print("stopping ...", flush=True)
+            generator.stop()
+            generator.join()
+        print("final: " + generator.stats().line())
+    finally:
+        client.close()
+    return 0
+
+
 # --- parser --------------------------------------------------------------------------------
+
+
+def _add_sim_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sim = commands.add_parser(
+        "sim", help="simulated users and providers sending traffic to a control plane"
+    )
+    sim.add_argument("--server", required=True, metavar="URL", help="the control plane's URL")
+    sim.add_argument("--app-key", metavar="KEY", help="the app key (env OPSCONSOLE_APP_KEY)")
+    sim.add_argument("--users", type=int, default=12_450, help="population size (12450)")
+    sim.add_argument("--rate", type=float, default=20.0, help="mean admits per second (20)")
+    sim.add_argument(
+        "--speedup", type=float, default=288.0, help="simulated seconds per real second (288)"
+    )
+    sim.add_argument(
+        "--duration", type=float, metavar="SECONDS", help="stop after this long (default: Ctrl-C)"
+    )
+    sim.add_argument("--seed", type=int, default=0, help="population and traffic seed (0)")
+    sim.add_argument("--workers", type=int, default=4, help="concurrent request threads (4)")
+    sim.add_argument(
+        "--start-hour", type=int, choices=range(24), metavar="H", help="simulated start hour"
+    )
+    sim.add_argument("--every", type=float, default=5.0, help="seconds between summaries (5)")
+    sim.add_argument(
+        "--no-register",
+        action="store_true",
+        help="skip registering the users (a previous run with the same --users/--seed did)",
+    )
+    trust = sim.add_mutually_exclusive_group()
+    trust.add_argument("--cacert", type=Path, metavar="PEM", help="trust this certificate")
+    trust.add_argument(
+        "--insecure", action="store_true", help="do not verify the server's certificate"
+    )
+    sim.add_argument(
+        "--outage",
+        action="append",
+        default=[],
+        metavar="PROVIDER:START_S:LENGTH_S",
+        help="make a provider fail from START_S for LENGTH_S seconds into the run (repeatable)",
+    )
+    sim.set_defaults(handler=cmd_sim)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -296,10 +421,23 @@ def build_parser() -> argparse.ArgumentParser:
     users.add_argument("--count", type=int, default=1_000_000)
     users.add_argument("--db", metavar="URL", help="database to fill (default: a temporary SQLite)")
     users.set_defaults(handler=cmd_bench_users)
+    gate = bench.add_parser("gate", help="decision time, admits/s, reports/s, switch propagation")
+    gate.add_argument("--users", type=int, default=100_000)
+    gate.add_argument("--decisions", type=int, default=200_000, help="in-process decisions")
+    gate.add_argument("--admits", type=int, default=30_000, help="admits over HTTP")
+    gate.add_argument(
+        "--redis",
+        metavar="URL",
+        default=os.environ.get("OPSCONSOLE_BENCH_REDIS"),
+        help="also measure two replicas sharing this Redis (its opsconsole:* keys are cleared)",
+    )
+    gate.set_defaults(handler=cmd_bench_gate)
     foundation = bench.add_parser("foundation", help="login and audit-write latency")
     foundation.add_argument("--repeat", type=int, default=200)
     foundation.add_argument("--db", metavar="URL", help="database (default: a temporary SQLite)")
     foundation.set_defaults(handler=cmd_bench_foundation)
+
+    _add_sim_parser(commands)
     return parser
 
 
@@ -311,6 +449,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     # Alembic narrates every migration step at INFO; operators need only problems.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
     handler: Handler = args.handler
     return handler(args)
 
