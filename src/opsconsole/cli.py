@@ -24,7 +24,7 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Any:
 
     given = {
         name: getattr(args, name)
-        for name in ("db", "data_dir", "host", "port", "tls", "tls_cert", "tls_key")
+        for name in ("db", "data_dir", "host", "port", "tls", "tls_cert", "tls_key", "redis")
         if getattr(args, name, None) not in (None, "")
     }
     if getattr(args, "insecure_http", False):
@@ -369,6 +369,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--tls-cert", type=Path, metavar="PEM", help="certificate chain file")
     serve.add_argument("--tls-key", type=Path, metavar="PEM", help="private key file")
+    serve.add_argument(
+        "--redis",
+        metavar="URL",
+        help="share counters with other replicas through this Redis (env OPSCONSOLE_REDIS); "
+        "needs opsconsole[redis]",
+    )
     serve.add_argument(
         "--insecure-http", action="store_true", help="serve plain HTTP (loopback or behind a proxy)"
     )

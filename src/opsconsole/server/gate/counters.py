@@ -23,7 +23,8 @@ DECISION_TTL = timedelta(hours=1)
 UNKNOWN_DECISION = "no open decision with this id (unknown, expired or reported already)"
 
 
-@dataclass(frozen=True)
+# Built on every decision: slotted, unfrozen dataclasses construct about twice as fast.
+@dataclass(slots=True)
 class Limits:
     """Everything one admission is checked against; None means "no limit"."""
 
@@ -36,7 +37,7 @@ class Limits:
     global_week_cap: float | None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Admission:
     reason: DenyReason  # OK when admitted
     retry_after_s: float | None

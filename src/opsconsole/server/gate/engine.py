@@ -45,7 +45,7 @@ class GateConfig:
     routing: routing.RoutingPolicy = field(default_factory=routing.RoutingPolicy)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Decision:
     """One admission: what the app is told, and what is recorded."""
 

@@ -54,14 +54,15 @@ class GateFastPath:
             await self.app(scope, _replay(body), send)
             return
         scope["route"] = self.routes[path]
-        await send({"type": "http.response.start", "status": 200, "headers": JSON_HEADERS})
+        headers = [*JSON_HEADERS, (b"content-length", str(len(answer)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": answer})
 
     async def _answer(self, path: str, body: bytes) -> bytes | None:
         runtime = self.state.gate
         if path == "/v1/gate/admit":
             request = AdmitRequest.model_validate_json(body)
-            decision = runtime.admit(
+            decision = await runtime.admit(
                 user_id=request.user_id, feature=request.feature, dry_run=request.dry_run
             )
             return bytes(decision.response.model_dump_json().encode())

@@ -47,7 +47,7 @@ async def admit(body: AdmitRequest, request: Request) -> AdmitResponse:
     A denial is a 200 with `allow: false` and a `reason` from a closed set. `dry_run` decides
     without counting anything (support uses it to see why a user is refused).
     """
-    decision = runtime(request).admit(
+    decision = await runtime(request).admit(
         user_id=body.user_id, feature=body.feature, dry_run=body.dry_run
     )
     return decision.response
@@ -56,7 +56,9 @@ async def admit(body: AdmitRequest, request: Request) -> AdmitResponse:
 @router.post("/dry-run")
 async def dry_run(body: AdmitRequest, request: Request) -> AdmitResponse:
     """The decision the gate would make for this user now, counting nothing (operators)."""
-    decision = runtime(request).admit(user_id=body.user_id, feature=body.feature, dry_run=True)
+    decision = await runtime(request).admit(
+        user_id=body.user_id, feature=body.feature, dry_run=True
+    )
     return decision.response
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 FALLBACK = "fallback"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ProviderChoice:
     name: str
     model: str
@@ -44,7 +44,7 @@ class RoutingPolicy:
     experiments: tuple[Experiment, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Route:
     provider: ProviderChoice
     policy: str  # priority, fallback_only, cheapest_only, experiment, peak_hours, high_load

@@ -176,10 +176,15 @@ class GateRuntime:
 
     # --- the hot path ---------------------------------------------------------------------
 
-    def user(self, user_id: str) -> UserEntry | None:
+    async def user(self, user_id: str) -> UserEntry | None:
+        """The gate's copy of a user: from memory, or read in a worker thread on a miss so a
+        cold user never stalls the event loop (and every other decision with it)."""
         entry = self.users.get(user_id)
         if entry is not None and time.monotonic() - entry.loaded_at < USER_CACHE_TTL_S:
             return entry
+        return await asyncio.to_thread(self._load_user, user_id)
+
+    def _load_user(self, user_id: str) -> UserEntry | None:
         with self.db.reading() as session:
             row = session.scalar(select(User).where(User.id == user_id))
             entry = user_entry(row) if row is not None else None
@@ -189,11 +194,11 @@ class GateRuntime:
             self.users[user_id] = entry
         return entry
 
-    def admit(self, *, user_id: str, feature: str, dry_run: bool) -> Decision:
+    async def admit(self, *, user_id: str, feature: str, dry_run: bool) -> Decision:
+        entry = await self.user(user_id)
         now = self.clock()
-        entry = self.user(user_id)
         if entry is None and self.auto_register and not dry_run:
-            entry = self._register(user_id, now)
+            entry = await asyncio.to_thread(self._register, user_id, now)
         decision = self.gate.decide(
             entry, user_id=user_id, feature=feature, dry_run=dry_run, now=now
         )

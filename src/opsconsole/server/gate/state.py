@@ -72,10 +72,13 @@ class ProviderRuntime:
     price_out_per_1k: float
     enabled: bool
     breaker: Breaker = field(default_factory=Breaker)
+    # What routing compares; built once (prices change by replacing the whole runtime).
+    choice: ProviderChoice = field(init=False)
 
-    @property
-    def choice(self) -> ProviderChoice:
-        return ProviderChoice(self.name, self.model, self.price_in_per_1k + self.price_out_per_1k)
+    def __post_init__(self) -> None:
+        self.choice = ProviderChoice(
+            self.name, self.model, self.price_in_per_1k + self.price_out_per_1k
+        )
 
     def cost(self, input_tokens: int, output_tokens: int) -> float:
         return (input_tokens * self.price_in_per_1k + output_tokens * self.price_out_per_1k) / 1000
@@ -116,7 +119,7 @@ class UserEntry:
     loaded_at: float = 0.0  # monotonic seconds, for the cache's time to live
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class PendingDecision:
     """An admitted decision waiting for its usage report."""
 
