@@ -11,7 +11,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -352,15 +352,7 @@ def tier_policy(row: Tier) -> TierPolicy:
 
 def tier_public(row: Tier) -> TierPublic:
     policy = tier_policy(row)
-    return TierPublic(
-        name=policy.name,
-        daily_requests=policy.daily_requests,
-        weekly_budget=policy.weekly_budget,
-        monthly_budget=policy.monthly_budget,
-        rate_per_minute=policy.rate_per_minute,
-        providers=list(policy.providers),
-        price_monthly=policy.price_monthly,
-    )
+    return TierPublic.model_validate({**asdict(policy), "providers": list(policy.providers)})
 
 
 def user_entry(row: User) -> UserEntry:
