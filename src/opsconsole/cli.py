@@ -420,6 +420,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_store_flags(verify)
     verify.set_defaults(handler=cmd_audit_verify)
 
+    _add_bench_parser(commands)
+    _add_sim_parser(commands)
+    return parser
+
+
+def _add_bench_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     bench = commands.add_parser("bench", help="benchmarks that print figures").add_subparsers(
         dest="bench_command", required=True, metavar="BENCH"
     )
@@ -442,9 +448,6 @@ def build_parser() -> argparse.ArgumentParser:
     foundation.add_argument("--repeat", type=int, default=200)
     foundation.add_argument("--db", metavar="URL", help="database (default: a temporary SQLite)")
     foundation.set_defaults(handler=cmd_bench_foundation)
-
-    _add_sim_parser(commands)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
