@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from opsconsole.server.deps import ActorDep, NowDep, SessionDep, WriteSessionDep
 from opsconsole.server.errors import Problem
-from opsconsole.server.gate import service
+from opsconsole.server.gate import changes, service
 from opsconsole.server.gate.models import Provider
 from opsconsole.server.users.models import Tier
 from opsconsole.wire.gate import (
@@ -90,22 +90,22 @@ async def report(body: UsageReport | ReportBatch, request: Request) -> ReportRes
 
 @tiers_router.get("")
 def list_tiers(session: SessionDep) -> list[TierPublic]:
-    return [service.tier_public(row) for row in session.scalars(select(Tier).order_by(Tier.name))]
+    return [changes.tier_public(row) for row in session.scalars(select(Tier).order_by(Tier.name))]
 
 
 @tiers_router.put("/{name}")
 def put_tier(
     *, name: NamePath, body: TierUpdate, session: WriteSessionDep, actor: ActorDep, now: NowDep
 ) -> TierPublic:
-    tier = service.put_tier(session=session, name=name, body=body, actor=actor, now=now)
-    return service.tier_public(tier)
+    tier = changes.put_tier(session=session, name=name, body=body, actor=actor, now=now)
+    return changes.tier_public(tier)
 
 
 @providers_router.get("")
 def list_providers(request: Request, session: SessionDep, now: NowDep) -> list[ProviderPublic]:
     live = runtime(request).gate.providers
     rows = session.scalars(select(Provider).order_by(Provider.name))
-    return [service.provider_public(row, live.get(row.name), now) for row in rows]
+    return [changes.provider_public(row, live.get(row.name), now) for row in rows]
 
 
 @providers_router.patch("/{name}")
@@ -118,8 +118,8 @@ def update_provider(
     actor: ActorDep,
     now: NowDep,
 ) -> ProviderPublic:
-    row = service.update_provider(session=session, name=name, body=body, actor=actor, now=now)
-    return service.provider_public(row, runtime(request).gate.providers.get(name), now)
+    row = changes.update_provider(session=session, name=name, body=body, actor=actor, now=now)
+    return changes.provider_public(row, runtime(request).gate.providers.get(name), now)
 
 
 @providers_router.post("/{name}/breaker")
@@ -133,23 +133,22 @@ def breaker(
     now: NowDep,
 ) -> ProviderPublic:
     """Trip (open until reset by hand) or reset (close) a provider's circuit breaker."""
-    gate = runtime(request)
-    row = service.breaker_action(
+    row = changes.breaker_action(
         session=session,
-        runtime=gate,
+        live=runtime(request).gate.providers.get(name),
         name=name,
         action=body.action,
         reason=body.reason,
         actor=actor,
         now=now,
     )
-    return service.provider_public(row, None, now)
+    return changes.provider_public(row, None, now)
 
 
 @controls_router.get("")
 def list_controls(request: Request, now: NowDep) -> list[SwitchPublic]:
     gate = runtime(request).gate
-    return [service.switch_public(state, now) for state in gate.switches.values()]
+    return [changes.switch_public(state, now) for state in gate.switches.values()]
 
 
 @controls_router.put("/{switch}")
@@ -163,12 +162,12 @@ def set_control(
     now: NowDep,
 ) -> SwitchPublic:
     """Turn an emergency switch on (with a reason and an optional expiry) or off (value null)."""
-    state = service.set_switch(
+    state = changes.set_switch(
         session=session,
-        runtime=runtime(request),
-        name=service.require_switch(switch),
+        gate=runtime(request).gate,
+        name=changes.require_switch(switch),
         body=body,
         actor=actor,
         now=now,
     )
-    return service.switch_public(state, now)
+    return changes.switch_public(state, now)
