@@ -10,8 +10,9 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -23,7 +24,7 @@ from opsconsole.server.gate import windows
 from opsconsole.server.gate.breaker import Breaker
 from opsconsole.server.gate.changes import expire_switch, tier_policy
 from opsconsole.server.gate.counters import DECISION_TTL, MemoryCounters
-from opsconsole.server.gate.engine import Decision, Gate, IngestResult
+from opsconsole.server.gate.engine import Decision, Gate, IngestResult, UsageRow
 from opsconsole.server.gate.events import (
     BreakerReset,
     ProvidersChanged,
@@ -56,6 +57,17 @@ SYNC_INTERVAL_S = 0.5
 SLOW_SYNC_ROUNDS = 10
 
 
+class GateObserver(Protocol):
+    """Sees every counted decision and every durable usage row (live metrics, alerts).
+
+    Called on the event loop in the hot path: it must only note the facts, never do I/O.
+    """
+
+    def decided(self, decision: Decision) -> None: ...
+
+    def reported(self, rows: Sequence[UsageRow], now: datetime) -> None: ...
+
+
 class GateRuntime:
     def __init__(
         self,
@@ -71,6 +83,7 @@ class GateRuntime:
         self.auto_register = auto_register
         self.writer = GroupCommitWriter(db)
         self.users: dict[str, UserEntry] = {}
+        self.observers: list[GateObserver] = []
         db.on_commit(self._on_commit)
 
     # --- loading --------------------------------------------------------------------------
@@ -197,6 +210,8 @@ class GateRuntime:
                     }
                 ],
             )
+            for observer in self.observers:
+                observer.decided(decision)
         return decision
 
     async def report(self, reports: list[UsageReport]) -> IngestResult:
@@ -224,6 +239,8 @@ class GateRuntime:
             for row in result.rows
         ]
         await asyncio.wrap_future(self.writer.submit(UsageEvent, rows))
+        for observer in self.observers:
+            observer.reported(result.rows, now)
         if result.budget_step is not None:
             await asyncio.to_thread(self._record_budget_step, *result.budget_step, now)
         return result
