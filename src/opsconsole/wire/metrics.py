@@ -54,9 +54,14 @@ class ProviderHealth(BaseModel):
 
 
 class MetricsSnapshot(BaseModel):
-    """One second of traffic, sent on the stream once per second."""
+    """Traffic since the previous snapshot, sent on the stream once per (real) second.
 
-    at: datetime  # the start of the second it covers (UTC)
+    Normally one second; where the server's clock runs faster than real time (the demo),
+    one snapshot covers every clock second that closed since the previous one.
+    """
+
+    at: datetime  # the start of the interval it covers (UTC, server clock)
+    interval_s: float = 1.0  # its length in server-clock seconds
     total: Counts
     providers: dict[str, Counts] = Field(default_factory=dict)
     tiers: dict[str, Counts] = Field(default_factory=dict)
