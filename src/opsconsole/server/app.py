@@ -17,6 +17,7 @@ from sqlalchemy import text
 import opsconsole
 from opsconsole.server import migrate
 from opsconsole.server.audit.routes import router as audit_router
+from opsconsole.server.auth.app_keys import router as app_keys_router
 from opsconsole.server.auth.routes import operators_router
 from opsconsole.server.auth.routes import router as auth_router
 from opsconsole.server.clock import Clock, SystemClock
@@ -111,6 +112,7 @@ def create_app(
     for router in (
         auth_router,
         operators_router,
+        app_keys_router,
         users_router,
         tickets_router,
         audit_router,

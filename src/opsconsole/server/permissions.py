@@ -16,6 +16,7 @@ from opsconsole.wire.common import Role
 class Permission(StrEnum):
     OPERATORS_READ = "operators:read"
     OPERATORS_MANAGE = "operators:manage"
+    APP_KEYS_MANAGE = "app-keys:manage"
     SESSIONS_MANAGE = "sessions:manage"  # see and end other operators' sessions
     USERS_READ = "users:read"
     USERS_WRITE = "users:write"  # suspend, activate, quota overrides
@@ -152,6 +153,10 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/v1/operators"): op(P.OPERATORS_READ),
     ("POST", "/v1/operators"): op(P.OPERATORS_MANAGE, step_up=True),
     ("PATCH", "/v1/operators/{username}"): op(P.OPERATORS_MANAGE, step_up=True),
+    # The AI app's keys.
+    ("GET", "/v1/app-keys"): op(P.APP_KEYS_MANAGE),
+    ("POST", "/v1/app-keys"): op(P.APP_KEYS_MANAGE, step_up=True),
+    ("DELETE", "/v1/app-keys/{name}"): op(P.APP_KEYS_MANAGE, step_up=True),
     # End users.
     ("PUT", "/v1/users/{user_id}"): APP,
     ("GET", "/v1/users"): op(P.USERS_READ),

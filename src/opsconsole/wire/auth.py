@@ -91,3 +91,18 @@ class OperatorCreate(WireModel):
     username: str = Field(min_length=2, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$")
     role: Role
     password: str = Field(min_length=12, max_length=1024)
+
+
+class AppKeyCreate(WireModel):
+    name: str = Field(min_length=2, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$")
+
+
+class AppKeyPublic(BaseModel):
+    name: str
+    prefix: str = Field(description="The key's first characters, to tell keys apart.")
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class AppKeyCreated(AppKeyPublic):
+    key: str = Field(description="The secret, shown this once: store it in the app's secrets.")

@@ -540,6 +540,28 @@ def create_app_key(
     return key, secret
 
 
+def list_app_keys(*, session: Session) -> list[AppKey]:
+    return list(session.scalars(select(AppKey).order_by(AppKey.name)))
+
+
+def revoke_app_key(*, session: Session, name: str, actor: Actor, now: datetime) -> AppKey:
+    """Revoke a key for good (a leaked key is replaced by a new one, never revived)."""
+    key = session.scalar(select(AppKey).where(AppKey.name == name))
+    if key is None:
+        raise not_found("app key", name)
+    if key.revoked_at is None:
+        key.revoked_at = now
+        record(
+            session=session,
+            actor=actor,
+            action="app_keys.revoke",
+            target=f"app_key:{name}",
+            at=now,
+            before={"prefix": key.prefix},
+        )
+    return key
+
+
 def authenticate_app_key(*, session: Session, secret: str) -> AppKey:
     key = session.scalar(select(AppKey).where(AppKey.key_hash == credentials.digest(secret)))
     if key is None or key.revoked_at is not None:
