@@ -338,3 +338,35 @@ def test_password_change_ends_other_sessions_and_is_audited(server: LiveServer) 
     rows = admin.get("/v1/audit", params={"action": "auth.password_changed"}).json()["items"]
     assert len(rows) == 1 and rows[0]["after"] == {"other_sessions_ended": 1}
     assert new not in str(rows) and DEFAULT_PASSWORD not in str(rows)
+
+
+@pytest.mark.parametrize(
+    ("path", "wrong", "right", "wrong_kind"),
+    [
+        (
+            "/v1/auth/step-up",
+            {"password": "wrong password!"},
+            {"password": DEFAULT_PASSWORD},
+            "step-up-failed",
+        ),
+        (
+            "/v1/auth/password",
+            {"current_password": "wrong password!", "new_password": "a brand new passphrase"},
+            {"current_password": DEFAULT_PASSWORD, "new_password": "a brand new passphrase"},
+            "wrong-password",
+        ),
+    ],
+)
+def test_a_stolen_token_cannot_guess_the_password_faster_than_a_login(
+    server: LiveServer, path: str, wrong: dict[str, str], right: dict[str, str], wrong_kind: str
+) -> None:
+    alice = server.operator("alice")
+    for _ in range(server.settings.throttle_after_failures):
+        assert_problem(alice.post(path, json=wrong), 403, wrong_kind)
+        server.clock.advance(timedelta(seconds=1))
+    # The right password waits too, and so does a login with it.
+    response = alice.post(path, json=right)
+    assert_problem(response, 429, "login-throttled")
+    assert_problem(login(server, "alice"), 429, "login-throttled")
+    server.clock.advance(timedelta(seconds=int(response.headers["retry-after"])))
+    assert alice.post(path, json=right).status_code in (200, 204)

@@ -128,24 +128,37 @@ def step_up(
 
 @router.post("/password", status_code=status.HTTP_204_NO_CONTENT)
 def change_password(
+    *,
     body: PasswordChange,
     operator: CurrentOperator,
-    session: WriteSessionDep,
+    db: DatabaseDep,
+    settings: SettingsDep,
     actor: ActorDep,
     now: NowDep,
 ) -> None:
     """Replace your password (at least 12 characters); your other sessions end."""
-    record = session.get(Operator, operator.operator_id)
-    assert record is not None
-    service.change_password(
-        session=session,
-        operator=record,
-        session_id=operator.session_id,
-        current=body.current_password,
-        new=body.new_password,
-        actor=actor,
-        now=now,
-    )
+    # Committed even when the current password is wrong: throttling must count the attempt.
+    failure: Problem | None = None
+    with db.writing() as session:
+        record = session.get(Operator, operator.operator_id)
+        assert record is not None
+        try:
+            service.change_password(
+                session=session,
+                operator=record,
+                session_id=operator.session_id,
+                current=body.current_password,
+                new=body.new_password,
+                actor=actor,
+                settings=settings,
+                now=now,
+            )
+        except Problem as problem:
+            if problem.kind != "wrong-password":
+                raise
+            failure = problem
+    if failure is not None:
+        raise failure
 
 
 @router.post("/totp")

@@ -214,6 +214,27 @@ def _throttle(
     return None
 
 
+def _refuse_if_throttled(
+    session: Session, *, operator: Operator, actor: Actor, settings: Settings, now: datetime
+) -> None:
+    """Re-authentication by a signed-in operator obeys the same limits as logging in."""
+    problem = _throttle(
+        session,
+        username=operator.username,
+        client_addr=actor.client_addr or "unknown",
+        settings=settings,
+        now=now,
+    )
+    if problem is not None:
+        raise problem
+
+
+def _count_failure(session: Session, *, operator: Operator, actor: Actor, now: datetime) -> None:
+    session.add(
+        LoginFailure(username=operator.username, client_addr=actor.client_addr or "unknown", at=now)
+    )
+
+
 def login(
     *,
     session: Session,
@@ -393,10 +414,17 @@ def change_password(
     current: str,
     new: str,
     actor: Actor,
+    settings: Settings,
     now: datetime,
 ) -> int:
-    """Replace the password; every other session of the operator ends. Returns how many."""
+    """Replace the password; every other session of the operator ends. Returns how many.
+
+    A wrong current password counts as a failed login (throttling, lockout), so a stolen
+    token cannot be used to guess the password; the caller commits it before answering.
+    """
+    _refuse_if_throttled(session, operator=operator, actor=actor, settings=settings, now=now)
     if not credentials.verify_password(operator.password_hash, current):
+        _count_failure(session, operator=operator, actor=actor, now=now)
         raise Problem(
             403, "wrong-password", "Wrong password", "The current password is wrong; try again."
         )
@@ -438,7 +466,12 @@ def step_up(
     actor: Actor,
     now: datetime,
 ) -> datetime:
-    """Mark the session as recently re-authenticated; returns until when."""
+    """Mark the session as recently re-authenticated; returns until when.
+
+    Failures count as failed logins (throttling, lockout) and are audited; the caller
+    commits them before answering.
+    """
+    _refuse_if_throttled(session, operator=operator, actor=actor, settings=settings, now=now)
     if password is not None:
         ok = credentials.verify_password(operator.password_hash, password)
     else:
@@ -455,6 +488,7 @@ def step_up(
         if ok and step is not None:
             operator.totp_last_step = step
     if not ok:
+        _count_failure(session, operator=operator, actor=actor, now=now)
         record(
             session=session,
             actor=actor,
