@@ -187,6 +187,27 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_backup(args: argparse.Namespace) -> int:
+    from opsconsole.server.backup import BackupError, backup_sqlite
+
+    settings = _settings(args)
+
+    def show(copied: int, total: int) -> None:
+        print(f"\rcopied {copied}/{total} pages", end="", file=sys.stderr, flush=True)
+
+    try:
+        result = backup_sqlite(settings.database_url, Path(args.destination), progress=show)
+    except BackupError as error:
+        print(f"\nerror: {error}", file=sys.stderr)
+        return 2
+    print(file=sys.stderr)
+    print(
+        f"backed up {result.pages} pages ({result.bytes / 1e6:.1f} MB) to {result.path} "
+        f"in {result.seconds:.2f} s; integrity check ok"
+    )
+    return 0
+
+
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     from opsconsole.server.audit.service import verify_chain
 
@@ -412,6 +433,10 @@ def build_parser() -> argparse.ArgumentParser:
     upgrade = db.add_parser("upgrade", help="apply migrations (needed for PostgreSQL)")
     _add_store_flags(upgrade)
     upgrade.set_defaults(handler=cmd_db_upgrade)
+    backup = db.add_parser("backup", help="copy a live SQLite database to a new file")
+    _add_store_flags(backup)
+    backup.add_argument("destination", help="the new file to write (must not exist)")
+    backup.set_defaults(handler=cmd_db_backup)
 
     audit = commands.add_parser("audit", help="audit log tools").add_subparsers(
         dest="audit_command", required=True, metavar="ACTION"
