@@ -75,18 +75,34 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(f"self-signed certificate: {cert.cert_path}")
         print(f"certificate SHA-256 fingerprint: {cert.fingerprint}")
         ssl = {"ssl_certfile": str(cert.cert_path), "ssl_keyfile": str(cert.key_path)}
+    workers = args.workers
+    if workers > 1 and not settings.redis:
+        print(
+            "error: --workers needs --redis: each worker is its own process, and quotas, "
+            "rate limits, breakers and switches must be shared between them",
+            file=sys.stderr,
+        )
+        return 2
     try:
-        app = create_app(settings)
+        app: Any = create_app(settings)
     except StaleDatabaseError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if workers > 1:
+        # Each worker builds its own app from the environment (the database is ready now).
+        del app
+        os.environ.update(_settings_environment(settings))
+        app = "opsconsole.server.app:create_app_from_environment"
     print(
         f"opsconsole {opsconsole.__version__} serving on {scheme}://{settings.host}:{settings.port}"
+        + (f" with {workers} worker processes" if workers > 1 else "")
     )
     print(f"database: {settings.database_url.split('@')[-1]}")
     sys.stdout.flush()
     uvicorn.run(
         app,
+        factory=workers > 1,
+        workers=workers if workers > 1 else None,
         host=settings.host,
         port=settings.port,
         log_level=args.log_level,
@@ -96,6 +112,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
         **ssl,  # type: ignore[arg-type]
     )
     return 0
+
+
+def _settings_environment(settings: Any) -> dict[str, str]:
+    """The resolved settings as OPSCONSOLE_* variables, for worker processes to read back."""
+    import json
+
+    values: dict[str, str] = {}
+    for name, value in settings.model_dump(mode="json").items():
+        if value is None:
+            continue
+        text = value if isinstance(value, str) else json.dumps(value)
+        values[f"OPSCONSOLE_{name.upper()}"] = text
+    return values
 
 
 # --- admin ---------------------------------------------------------------------------------
@@ -405,6 +434,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="proxies whose X-Forwarded-For is trusted for client addresses (default 127.0.0.1)",
     )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="worker processes on this machine (needs --redis: they share counters there)",
+    )
     serve.set_defaults(handler=cmd_serve)
 
     admin = commands.add_parser("admin", help="operators and app keys").add_subparsers(

@@ -182,3 +182,9 @@ def _add_probes(app: FastAPI, database: Database, registry: CollectorRegistry) -
     def metrics(request: Request) -> Response:
         """Prometheus exposition format."""
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def create_app_from_environment() -> FastAPI:
+    """For `opsconsole serve --workers N`: each worker process builds its own application
+    from the OPSCONSOLE_* variables the parent process set."""
+    return create_app(Settings())
