@@ -79,7 +79,7 @@ def test_two_workers_share_one_quota_through_redis(pg_url: str, tmp_path: Path) 
             str(port),
             "--log-level",
             "warning",
-        ],  # fmt: skip
+        ],
         env={**os.environ, "OPSCONSOLE_REDIS_PREFIX": prefix},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
