@@ -284,6 +284,32 @@ def cmd_bench_foundation(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_console(args: argparse.Namespace) -> int:
+    from opsconsole.bench.console import run
+
+    run(
+        updates=args.updates,
+        cold_starts=args.cold_starts,
+        screenshot=args.screenshot,
+        out=print,
+    )
+    return 0
+
+
+def cmd_bench_stream(args: argparse.Namespace) -> int:
+    from opsconsole.bench.stream import run
+
+    run(
+        consoles=args.consoles,
+        rate=args.rate,
+        seconds=args.seconds,
+        users=args.users,
+        repeat=args.repeat,
+        out=print,
+    )
+    return 0
+
+
 # --- sim -----------------------------------------------------------------------------------
 
 
@@ -352,6 +378,127 @@ def cmd_sim(args: argparse.Namespace) -> int:
     finally:
         client.close()
     return 0
+
+
+# --- console and demo ----------------------------------------------------------------------
+
+
+def cmd_console(args: argparse.Namespace) -> int:
+    from opsconsole.console.profiles import Profile, ProfileError, ProfileStore, default_colour
+    from opsconsole.console.settings import ConsoleSettings
+
+    settings = ConsoleSettings()
+    store = ProfileStore(settings)
+    try:
+        if args.url or args.colour:
+            if not args.profile:
+                print("error: --url and --colour need --profile NAME", file=sys.stderr)
+                return 2
+            known = store.get(args.profile)
+            url = args.url or (known.url if known else "")
+            store.save(
+                Profile(
+                    name=args.profile,
+                    url=url,
+                    colour=args.colour or (known.colour if known else default_colour(args.profile)),
+                    # A new URL is a new server: its certificate must be confirmed afresh.
+                    pinned_pem=known.pinned_pem if known and known.url == url else None,
+                    username=known.username if known else "",
+                )
+            )
+        profile = store.choose(args.profile)
+        if args.forget_certificate:
+            store.save(profile.with_pin(None))
+            print(f"profile {profile.name}: the pinned certificate is forgotten")
+            return 0
+    except ProfileError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    from opsconsole.console.main import run
+
+    return run(profile, settings=settings, offline=args.offline)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from opsconsole.console import demo
+
+    options = {"users": args.users, "rate": args.rate, "speedup": args.speedup}
+    if args.no_gui:
+        return demo.run_no_gui(ready_json=args.ready_json, **options)
+    return demo.run_gui(**options)
+
+
+def _add_console_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    console = commands.add_parser("console", help="the desktop console")
+    console.add_argument("--profile", metavar="NAME", help="connection profile (default: last)")
+    console.add_argument("--url", help="create or change the profile: the server's https:// URL")
+    console.add_argument("--colour", help="the profile's colour, e.g. red, #1565c0")
+    console.add_argument(
+        "--offline", action="store_true", help="open the profile's cache without connecting"
+    )
+    console.add_argument(
+        "--forget-certificate",
+        action="store_true",
+        help="forget the profile's pinned certificate (the next start asks again)",
+    )
+    console.set_defaults(handler=cmd_console)
+    demo = commands.add_parser(
+        "demo", help="control plane + simulated traffic + the console, on this machine"
+    )
+    demo.add_argument("--no-gui", action="store_true", help="server and simulator only")
+    demo.add_argument("--users", type=int, default=1000, help="simulated users (1000)")
+    demo.add_argument("--rate", type=float, default=20.0, help="mean admits per second (20)")
+    demo.add_argument(
+        "--speedup", type=float, default=288.0, help="simulated seconds per real second (288)"
+    )
+    demo.add_argument("--ready-json", action="store_true", help=argparse.SUPPRESS)
+    demo.set_defaults(handler=cmd_demo)
+
+
+# --- history -------------------------------------------------------------------------------
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from opsconsole.sim.history import HistoryConfig, write_history
+
+    try:
+        config = HistoryConfig(days=args.days, users=args.users, seed=args.seed)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    db, _ = _database(args)
+
+    def progress(day: date, decisions: int) -> None:
+        if day.weekday() == 6:  # a line a week
+            print(f"  ... {day}: {decisions} decisions that day", flush=True)
+
+    print(f"writing {config.days} days of history for {config.users} users (seed {config.seed})")
+    try:
+        result = write_history(db, config, progress=progress)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    finally:
+        db.dispose()
+    print(
+        f"wrote {result.users} users, {result.decisions} decisions and {result.usage_events} "
+        f"usage events costing ${result.cost:,.2f} from {result.start:%Y-%m-%d} to now "
+        f"in {result.seconds:.1f} s; see GET /v1/business and /v1/business/forecast"
+    )
+    return 0
+
+
+def _add_history_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    history = commands.add_parser(
+        "history", help="fill a database with simulated days of decisions and usage (demo)"
+    )
+    _add_store_flags(history)
+    history.add_argument("--days", type=int, default=56, help="days up to now (56)")
+    history.add_argument("--users", type=int, default=2000, help="population size (2000)")
+    history.add_argument("--seed", type=int, default=0, help="the same seed, the same rows (0)")
+    history.set_defaults(handler=cmd_history)
 
 
 # --- parser --------------------------------------------------------------------------------
@@ -483,6 +630,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_bench_parser(commands)
     _add_sim_parser(commands)
+    _add_history_parser(commands)
+    _add_console_parsers(commands)
     return parser
 
 
@@ -509,6 +658,18 @@ def _add_bench_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
     foundation.add_argument("--repeat", type=int, default=200)
     foundation.add_argument("--db", metavar="URL", help="database (default: a temporary SQLite)")
     foundation.set_defaults(handler=cmd_bench_foundation)
+    console = bench.add_parser("console", help="console frame time and cold start, offscreen")
+    console.add_argument("--updates", type=int, default=300, help="snapshots (1 per frame)")
+    console.add_argument("--cold-starts", type=int, default=5, help="fresh interpreters")
+    console.add_argument("--screenshot", type=Path, help="save the window after the updates")
+    console.set_defaults(handler=cmd_bench_console)
+    stream = bench.add_parser("stream", help="report-to-snapshot lag on many consoles, CPU")
+    stream.add_argument("--consoles", type=int, default=50)
+    stream.add_argument("--rate", type=int, default=1000, help="usage reports per second")
+    stream.add_argument("--seconds", type=float, default=20.0, help="per measurement")
+    stream.add_argument("--users", type=int, default=10_000)
+    stream.add_argument("--repeat", type=int, default=2, help="rounds of (0, N consoles)")
+    stream.set_defaults(handler=cmd_bench_stream)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

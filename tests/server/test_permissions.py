@@ -79,8 +79,16 @@ def test_every_rule_grants_something_to_someone(access: Access) -> None:
 
 
 def test_viewer_only_reads_gate_state_and_admin_has_all() -> None:
-    # The wall display: tiers, providers and switch states, nothing personal, nothing to change.
-    assert ROLE_PERMISSIONS[Role.VIEWER] == frozenset({Permission.GATE_READ})
+    # The wall display: tiers, providers and switch states, live metrics, business figures and
+    # alerts; nothing personal, nothing to change.
+    assert ROLE_PERMISSIONS[Role.VIEWER] == frozenset(
+        {
+            Permission.GATE_READ,
+            Permission.ALERTS_READ,
+            Permission.METRICS_READ,
+            Permission.BUSINESS_READ,
+        }
+    )
     assert all(ROLE_PERMISSIONS[Role.ADMIN] >= perms for perms in ROLE_PERMISSIONS.values())
 
 

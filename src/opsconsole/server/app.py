@@ -16,10 +16,14 @@ from sqlalchemy import text
 
 import opsconsole
 from opsconsole.server import migrate
+from opsconsole.server.alerts import routes as alerts_routes
+from opsconsole.server.alerts.inputs import LiveFigures
+from opsconsole.server.alerts.runtime import AlertsRuntime
 from opsconsole.server.audit.routes import router as audit_router
 from opsconsole.server.auth.app_keys import router as app_keys_router
 from opsconsole.server.auth.routes import operators_router
 from opsconsole.server.auth.routes import router as auth_router
+from opsconsole.server.business.routes import router as business_router
 from opsconsole.server.clock import Clock, SystemClock
 from opsconsole.server.db import Database
 from opsconsole.server.deps import authorize
@@ -33,9 +37,12 @@ from opsconsole.server.gate import routes as gate_routes
 from opsconsole.server.gate.factory import build_gate
 from opsconsole.server.gate.fastpath import GateFastPath
 from opsconsole.server.limits import BodySizeLimit
+from opsconsole.server.metrics import routes as metrics_routes
+from opsconsole.server.metrics.service import MetricsRuntime
 from opsconsole.server.observability import HttpMetrics, MetricsMiddleware
 from opsconsole.server.permissions import ROUTE_ACCESS
 from opsconsole.server.settings import Settings
+from opsconsole.server.stream.runtime import StreamRuntime
 from opsconsole.server.tickets.routes import router as tickets_router
 from opsconsole.server.users.routes import router as users_router
 
@@ -69,15 +76,24 @@ def create_app(
 
     the_clock = clock or SystemClock()
     gate = build_gate(settings, database, the_clock)
+    stream = StreamRuntime(settings=settings, db=database, clock=the_clock)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         sync = asyncio.create_task(gate.sync_forever(), name="gate-sync")
+        evaluating = asyncio.create_task(alerts.run_forever(), name="alerts")
+        ticking = asyncio.create_task(metrics.run_forever(), name="metrics")
+        stream.start()
         try:
             yield
         finally:
+            await stream.stop()
             sync.cancel()
-            await asyncio.gather(sync, return_exceptions=True)
+            evaluating.cancel()
+            ticking.cancel()
+            await asyncio.gather(sync, evaluating, ticking, return_exceptions=True)
+            await asyncio.to_thread(metrics.close)  # writes the open minute and hour
+            alerts.close()
             gate.close()  # writes the decisions still queued
             if db is None:
                 database.dispose()
@@ -98,9 +114,19 @@ def create_app(
     app.state.clock = the_clock
     app.state.db = database
     app.state.gate = gate
+    alerts = AlertsRuntime(
+        db=database, gate=gate.gate, clock=the_clock, settings=settings, live=lambda: _live(app)
+    )
+    app.state.alerts = alerts
     app.state.app_key_cache = {}
     registry = CollectorRegistry()
     app.state.registry = registry
+    metrics = MetricsRuntime(
+        db=database, gate=gate, clock=the_clock, settings=settings, registry=registry
+    )
+    metrics.load()
+    gate.observers.append(metrics.aggregator)
+    app.state.metrics = metrics
 
     install_error_handlers(app)
     # Innermost of ours: the body limit, metrics and error handling wrap the fast path too.
@@ -120,11 +146,24 @@ def create_app(
         gate_routes.tiers_router,
         gate_routes.providers_router,
         gate_routes.controls_router,
+        alerts_routes.rules_router,
+        alerts_routes.alerts_router,
+        alerts_routes.silences_router,
+        metrics_routes.router,
+        business_router,
     ):
         app.include_router(router)
     _add_probes(app, database, registry)
     _document_security(app)
+    stream.install(app)  # last: it subscribes to the services created above
     return app
+
+
+def _live(app: FastAPI) -> LiveFigures | None:
+    """The metrics aggregator when this process runs one (the alerts read its live figures)."""
+    metrics = getattr(app.state, "metrics", None)
+    aggregator: LiveFigures | None = getattr(metrics, "aggregator", None)
+    return aggregator
 
 
 def _document_security(app: FastAPI) -> None:

@@ -33,6 +33,12 @@ class Permission(StrEnum):
     TIERS_WRITE = "tiers:write"
     PROVIDERS_WRITE = "providers:write"  # prices, enabling, breaker settings, trip and reset
     CONTROLS_WRITE = "controls:write"  # the emergency switches
+    ALERTS_READ = "alerts:read"  # rules, alerts and silences
+    ALERTS_WRITE = "alerts:write"  # edit rules, acknowledge alerts, silence
+    METRICS_READ = "metrics:read"  # live figures, series, summary, provider health: every role
+    # Revenue, AI cost, margin, forecasts, savings: the seeds' executive summary. Heavy users
+    # are named only to roles that also have users:read.
+    BUSINESS_READ = "business:read"
 
 
 P = Permission
@@ -51,10 +57,16 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.GATE_DRY_RUN,
             P.PROVIDERS_WRITE,
             P.CONTROLS_WRITE,
+            P.ALERTS_READ,
+            P.ALERTS_WRITE,
+            P.METRICS_READ,
+            P.BUSINESS_READ,  # cost forecasts against the caps, cheaper routing
         }
     ),
     Role.SUPPORT: frozenset(
         {
+            P.ALERTS_READ,
+            P.METRICS_READ,
             P.USERS_READ,
             P.USERS_WRITE,
             P.USERS_TIER,
@@ -67,10 +79,23 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.BILLING: frozenset(
-        {P.USERS_READ, P.USERS_TIER, P.TICKETS_READ, P.AUDIT_READ, P.GATE_READ, P.TIERS_WRITE}
+        {
+            P.USERS_READ,
+            P.USERS_TIER,
+            P.TICKETS_READ,
+            P.AUDIT_READ,
+            P.GATE_READ,
+            P.TIERS_WRITE,
+            P.ALERTS_READ,
+            P.METRICS_READ,
+            P.BUSINESS_READ,
+        }
     ),
-    # Viewers watch (the wall display); they change nothing and see no personal data.
-    Role.VIEWER: frozenset({P.GATE_READ}),
+    # Viewers watch (the wall display); they change nothing and see no personal data
+    # (a heavy-user alert names no user to them).
+    # The business figures are the seeds' executive summary on that wall (revenue, AI cost,
+    # margin), without naming heavy users.
+    Role.VIEWER: frozenset({P.GATE_READ, P.ALERTS_READ, P.METRICS_READ, P.BUSINESS_READ}),
 }
 
 
@@ -189,4 +214,26 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/v1/audit"): op(P.AUDIT_READ),
     ("GET", "/v1/audit/export"): op(P.AUDIT_EXPORT),
     ("GET", "/v1/audit/verify"): op(P.AUDIT_READ),
+    # Alerts: everyone sees them; on-call (and admins) tune rules, acknowledge and silence.
+    ("GET", "/v1/alert-rules"): op(P.ALERTS_READ),
+    ("PUT", "/v1/alert-rules/{name}"): op(P.ALERTS_WRITE, step_up=True),  # may automate
+    ("GET", "/v1/alerts"): op(P.ALERTS_READ),
+    ("GET", "/v1/alerts/{alert_id}"): op(P.ALERTS_READ),
+    ("POST", "/v1/alerts/{alert_id}/ack"): op(P.ALERTS_WRITE),
+    ("GET", "/v1/silences"): op(P.ALERTS_READ),
+    ("POST", "/v1/silences"): op(P.ALERTS_WRITE),
+    ("DELETE", "/v1/silences/{silence_id}"): op(P.ALERTS_WRITE),
+    # Live metrics: figures without personal data, for every role.
+    ("GET", "/v1/metrics/series"): op(P.METRICS_READ),
+    ("GET", "/v1/metrics/summary"): op(P.METRICS_READ),
+    ("GET", "/v1/metrics/health"): op(P.METRICS_READ),
+    # Business figures: aggregates; heavy users are named only with users:read.
+    ("GET", "/v1/business"): op(P.BUSINESS_READ),
+    ("GET", "/v1/business/forecast"): op(P.BUSINESS_READ),
+    ("GET", "/v1/business/recommendations"): op(P.BUSINESS_READ),
 }
+
+# WebSocket routes are not in the OpenAPI document (nor in ROUTE_ACCESS, which the route walk
+# checks against it); their handshakes are authorized against these entries.
+# `WS /v1/stream`: every operator role (messages are filtered per role); never an app key.
+STREAM_ACCESS = SIGNED_IN

@@ -71,6 +71,49 @@ class Settings(BaseSettings):
         default=False, description="admit unknown users as the free tier instead of refusing"
     )
 
+    # Live metrics.
+    metrics_tick_s: float = Field(
+        default=1.0, ge=0, description="real seconds between snapshots; 0: only when asked"
+    )
+    metrics_replica_id: str = Field(
+        default="", max_length=64, description="this replica in the rollup table; empty: random"
+    )
+    health_down_success: float = Field(
+        default=0.5, ge=0, le=1, description="success rate (5 min) below which a provider is down"
+    )
+    health_degraded_success: float = Field(
+        default=0.95, ge=0, le=1, description="success rate (5 min) below which it is degraded"
+    )
+    health_p95_ms: float = Field(
+        default=5000.0, gt=0, description="p95 latency (5 min) above which it is degraded"
+    )
+    health_min_reports: int = Field(
+        default=5, ge=1, description="reports (5 min) needed before rates and p95 count"
+    )
+
+    # The live stream (WS /v1/stream).
+    stream_queue_messages: int = Field(
+        default=2000, ge=1, description="messages a console may fall behind before it is dropped"
+    )
+    stream_heartbeat_s: float = Field(default=15.0, gt=0, description="heartbeat message period")
+    stream_session_check_s: float = Field(
+        default=10.0, gt=0, description="how often open streams re-check expiry and idle time"
+    )
+
+    # Alerts.
+    alerts_interval_s: float = Field(default=5.0, gt=0, description="seconds between evaluations")
+    alerts_history_refresh_s: float = Field(
+        default=60.0, ge=0, description="how long figures read from the database are reused"
+    )
+    alerts_webhooks: list[str] = Field(
+        default=[], description='webhook URLs (Slack-compatible), JSON list: ["https://..."]'
+    )
+    alerts_webhook_attempts: int = Field(default=6, ge=1, le=20)
+    alerts_webhook_backoff_s: float = Field(
+        default=1.0, gt=0, description="first retry delay; doubles with each attempt"
+    )
+    alerts_webhook_timeout_s: float = Field(default=5.0, gt=0)
+
     @field_validator("data_dir", mode="after")
     @classmethod
     def _expand(cls, value: Path) -> Path:

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from opsconsole.wire.common import WireModel
 
@@ -52,15 +52,22 @@ class AlertRule(BaseModel):
     automation: Automation = Automation.NONE
     silenced_until: datetime | None = None
     description: str = ""
+    # The least evidence before the rule judges at all: reports in the window for error rate
+    # and latency, dollars for cost spike and heavy user (today's spend), users last week for
+    # active users. Keeps one error out of two reports, or the day's first dollar, quiet.
+    floor: float = Field(default=0.0, ge=0)
+    updated_by: str | None = None
+    updated_at: datetime | None = None
 
 
 class AlertRuleUpdate(WireModel):
     enabled: bool | None = None
     severity: Severity | None = None
-    threshold: float | None = None
+    threshold: float | None = Field(default=None, ge=0, le=1_000_000_000)
     for_s: int | None = Field(default=None, ge=0, le=86_400)
     window_s: int | None = Field(default=None, ge=1, le=604_800)
     automation: Automation | None = None
+    floor: float | None = Field(default=None, ge=0, le=1_000_000_000)
 
 
 class Alert(BaseModel):
@@ -91,8 +98,16 @@ class SilenceRequest(WireModel):
 
     until: datetime
     reason: str = Field(min_length=3, max_length=500)
-    rule: str | None = None
-    provider: str | None = None
+    rule: str | None = Field(default=None, min_length=1, max_length=64)
+    provider: str | None = Field(default=None, min_length=1, max_length=64)
+
+    @model_validator(mode="after")
+    def _target(self) -> SilenceRequest:
+        if self.until.tzinfo is None:
+            raise ValueError("until needs a timezone (e.g. Z for UTC)")
+        if self.rule is None and self.provider is None:
+            raise ValueError("name a rule, a provider, or both")
+        return self
 
 
 class Silence(BaseModel):
@@ -103,3 +118,5 @@ class Silence(BaseModel):
     reason: str
     created_by: str
     created_at: datetime
+    ended_by: str | None = None  # set when an operator ended it before `until`
+    active: bool = True

@@ -2,8 +2,9 @@
 
 Every message is one JSON object `{"seq", "type", "at", "data"}`. `seq` grows by one per
 message a server process publishes (heartbeats and control messages carry the last one
-unchanged). A console that reconnects asks for `/v1/stream?since=<last seq>` and gets what
-it missed from the last five minutes, or a `reload` message when that is no longer possible.
+unchanged). A console that reconnects asks for `/v1/stream?since=<last seq>&epoch=<hello's
+epoch>` and gets what it missed from the last five minutes, or a `reload` message when that is
+no longer possible. Messages a role may not read are skipped, so `seq` may jump for it.
 The operator's token goes in the handshake's Authorization header, never in the URL.
 """
 
@@ -32,7 +33,10 @@ class Hello(_Message):
     """First message after the handshake: who the server thinks you are."""
 
     type: Literal["hello"] = "hello"
-    data: dict[str, Any]  # {"operator", "role", "server_version", "resumed": bool}
+    # {"operator", "role", "server_version", "resumed": bool, "epoch": str, "replayed": int}.
+    # `epoch` names this server process: send it back as `?epoch=` with `?since=`, so that a
+    # sequence number from before a restart is answered with `reload`, not wrong messages.
+    data: dict[str, Any]
 
 
 class SnapshotMessage(_Message):
@@ -90,7 +94,10 @@ class UserMessage(_Message):
 
 
 class Control(BaseModel):
-    reason: str
+    reason: str  # in words, for the operator
+    # For the console to act on: "session-revoked", "session-expired", "session-idle",
+    # "operator-disabled", "role-changed", "too-far-behind", "too-old", "server-restarted".
+    kind: str | None = None
 
 
 class ReloadMessage(_Message):

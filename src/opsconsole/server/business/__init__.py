@@ -1,0 +1,1 @@
+"""Business figures: revenue, AI cost and margin by tier, cost forecasts, recommendations."""
