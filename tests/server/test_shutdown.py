@@ -150,3 +150,51 @@ def test_sigterm_mid_traffic_loses_no_acknowledged_decision_or_report(tmp_path: 
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_sigterm_tells_open_consoles_the_server_is_restarting(tmp_path: Path) -> None:
+    import asyncio
+    import json
+
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    from tests.live import DEFAULT_PASSWORD
+
+    db_url = f"sqlite:///{tmp_path / 'ops.db'}"
+    cli("db", "upgrade", "--db", db_url)
+    subprocess.run(
+        [sys.executable, "-m", "opsconsole.cli", "admin", "create-operator", "alice",
+         "--role", "viewer", "--password-stdin", "--db", db_url],
+        input=DEFAULT_PASSWORD + "\n", text=True, check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    port = free_port()
+    server = start(db_url, tmp_path / "data", port)
+    token = httpx.post(
+        f"http://127.0.0.1:{port}/v1/auth/login",
+        json={"username": "alice", "password": DEFAULT_PASSWORD},
+    ).json()["token"]
+
+    async def console() -> tuple[list[dict[str, object]], int | None]:
+        seen: list[dict[str, object]] = []
+        async with connect(
+            f"ws://127.0.0.1:{port}/v1/stream",
+            additional_headers={"Authorization": f"Bearer {token}"},
+        ) as ws:
+            seen.append(json.loads(await ws.recv()))  # hello
+            server.send_signal(signal.SIGTERM)
+            try:
+                async with asyncio.timeout(20):
+                    async for raw in ws:
+                        seen.append(json.loads(raw))
+            except ConnectionClosed:
+                pass
+            return seen, ws.close_code
+
+    seen, code = asyncio.run(console())
+    assert server.wait(timeout=30) in (0, -signal.SIGTERM)
+    assert seen[0]["type"] == "hello"
+    bye = seen[-1]
+    assert bye["type"] == "bye", seen
+    assert bye["data"]["kind"] == "server-restarting"  # type: ignore[index]
+    assert code == 1012  # "service restart": reconnect later

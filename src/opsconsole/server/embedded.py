@@ -1,7 +1,9 @@
-"""Run the control plane inside this process on a background thread (demo, benches, tests)."""
+"""Serving the control plane with uvicorn: `ControlPlaneServer` (graceful shutdown that says
+goodbye to open streams), and `serve_in_thread` for the demo, benches and tests."""
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -9,6 +11,30 @@ from contextlib import contextmanager
 from typing import Any
 
 import uvicorn
+
+
+class ControlPlaneServer(uvicorn.Server):
+    """uvicorn's server, which on shutdown (SIGTERM, Ctrl+C) first tells the consoles on the
+    stream that the server is restarting, then stops taking requests, lets those in flight
+    finish, and runs the app's shutdown (which writes the decisions still queued)."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        hub = _find_state(self.config.loaded_app, "stream")
+        if hub is not None:
+            await hub.say_goodbye()
+        await super().shutdown(sockets)
+
+
+def _find_state(app: Any, name: str) -> Any:
+    """The FastAPI app's `state.<name>`, through the middleware uvicorn wraps around it."""
+    for _ in range(16):
+        state = getattr(app, "state", None)
+        if state is not None and hasattr(state, name):
+            return getattr(state, name)
+        app = getattr(app, "app", None)
+        if app is None:
+            return None
+    return None
 
 
 @contextmanager
@@ -21,7 +47,7 @@ def serve_in_thread(
     log level). The server stops when the block exits.
     """
     config.setdefault("log_level", "warning")
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, lifespan="on", **config))
+    server = ControlPlaneServer(uvicorn.Config(app, host=host, port=port, lifespan="on", **config))
     thread = threading.Thread(target=server.run, name="opsconsole-server", daemon=True)
     thread.start()
     deadline = time.monotonic() + 15

@@ -49,6 +49,7 @@ REPLAY_MAX_MESSAGES = 50_000
 CLOSE_SESSION = 1008  # policy violation: the session that opened the stream is over
 CLOSE_BEHIND = 1013  # try again later: reconnect with `since` and catch up
 CLOSE_GOING_AWAY = 1001
+CLOSE_SERVICE_RESTART = 1012
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +186,24 @@ class StreamHub:
         for subscriber in list(self._subscribers):
             subscriber.end(self.bye("server-stopping", "The server is stopping.", CLOSE_GOING_AWAY))
         self._loop = None
+
+    async def say_goodbye(self, *, within_s: float = 2.0) -> None:
+        """Tell every console the server is restarting and wait (a little) for them to go.
+
+        Called before the HTTP server closes its connections, so consoles get a `bye` with
+        the reason instead of only a bare close code, and reconnect knowing why.
+        """
+        for subscriber in list(self._subscribers):
+            subscriber.end(
+                self.bye(
+                    "server-restarting",
+                    "The server is restarting; reconnect in a few seconds.",
+                    CLOSE_SERVICE_RESTART,
+                )
+            )
+        deadline = asyncio.get_running_loop().time() + within_s
+        while self._subscribers and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.02)
 
     def call_soon(self, callback: Callable[[], Any]) -> None:
         """Run ``callback`` on the event loop, from any thread; dropped when it is not running."""
