@@ -1,0 +1,1 @@
+"""Table models (QAbstractTableModel subclasses) the panes show in their views."""

@@ -1,0 +1,178 @@
+"""Alerts as a table (one row per alert, updated in place as it moves through its lifecycle),
+and the filter that splits them into the active list and the history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from opsconsole.console.qt import (
+    QAbstractTableModel,
+    QColor,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+)
+from opsconsole.wire.alerts import Alert, AlertState, Severity
+
+Index = QModelIndex | QPersistentModelIndex
+
+SEVERITY, STATE, SUBJECT, SUMMARY, SINCE, ACKNOWLEDGED, COMMENT, RESOLVED = range(8)
+HEADERS = (
+    "Severity",
+    "State",
+    "Rule / subject",
+    "Summary",
+    "Since",
+    "Acknowledged",
+    "Comment",
+    "Resolved",
+)
+SORT_ROLE = Qt.ItemDataRole.UserRole
+ALERT_ROLE = Qt.ItemDataRole.UserRole + 1  # the wire Alert behind the row
+
+SEVERITY_COLOURS = {
+    Severity.INFO: QColor("#1565c0"),
+    Severity.WARNING: QColor("#b36b00"),
+    Severity.CRITICAL: QColor("#c62828"),
+}
+SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
+
+
+def _when(at: datetime | None) -> str:
+    if at is None:
+        return ""
+    local = at.astimezone()
+    return f"{local:%d %b %H:%M}"
+
+
+def since(alert: Alert) -> datetime:
+    return alert.firing_since or alert.pending_since
+
+
+class AlertsModel(QAbstractTableModel):
+    """Every alert the console knows of, newest first as they arrive."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._rows: list[Alert] = []
+
+    def set_alerts(self, alerts: list[Alert]) -> None:
+        self.beginResetModel()
+        seen: dict[int, Alert] = {}
+        for alert in alerts:
+            seen[alert.id] = alert
+        self._rows = sorted(seen.values(), key=since, reverse=True)
+        self.endResetModel()
+
+    def upsert(self, alert: Alert) -> None:
+        """Add a new alert at the top, or update the row of one already shown."""
+        for row, known in enumerate(self._rows):
+            if known.id == alert.id:
+                self._rows[row] = alert
+                self.dataChanged.emit(
+                    self.index(row, 0),
+                    self.index(row, len(HEADERS) - 1),
+                    [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ForegroundRole, SORT_ROLE],
+                )
+                return
+        self.beginInsertRows(QModelIndex(), 0, 0)
+        self._rows.insert(0, alert)
+        self.endInsertRows()
+
+    def find(self, alert_id: int) -> Alert | None:
+        return next((a for a in self._rows if a.id == alert_id), None)
+
+    def alert(self, row: int) -> Alert:
+        return self._rows[row]
+
+    def alerts(self) -> list[Alert]:
+        return list(self._rows)
+
+    # --- Qt overrides -----------------------------------------------------------------------
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(HEADERS)
+
+    def headerData(  # noqa: N802
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if (
+            role == Qt.ItemDataRole.DisplayRole
+            and orientation == Qt.Orientation.Horizontal
+            and 0 <= section < len(HEADERS)
+        ):
+            return HEADERS[section]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        alert = self._rows[index.row()]
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._text(alert, column)
+        if role == SORT_ROLE:
+            return self._raw(alert, column)
+        if role == ALERT_ROLE:
+            return alert
+        if role == Qt.ItemDataRole.ForegroundRole and column == SEVERITY:
+            return SEVERITY_COLOURS[alert.severity]
+        if role == Qt.ItemDataRole.ToolTipRole and column in (SUMMARY, COMMENT):
+            return alert.summary if column == SUMMARY else alert.ack_comment
+        return None
+
+    # --- private ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _text(alert: Alert, column: int) -> str:
+        if column == SEVERITY:
+            return alert.severity.value
+        if column == STATE:
+            if alert.state is AlertState.FIRING and alert.acknowledged_by:
+                return "acknowledged"
+            return alert.state.value
+        if column == SUBJECT:
+            return f"{alert.rule}: {alert.subject}"
+        if column == SUMMARY:
+            return alert.summary
+        if column == SINCE:
+            return _when(since(alert))
+        if column == ACKNOWLEDGED:
+            if not alert.acknowledged_by:
+                return ""
+            return f"{alert.acknowledged_by}, {_when(alert.acknowledged_at)}"
+        if column == COMMENT:
+            return alert.ack_comment or ""
+        return _when(alert.resolved_at)
+
+    @staticmethod
+    def _raw(alert: Alert, column: int) -> Any:
+        if column == SEVERITY:
+            return SEVERITY_RANK[alert.severity]
+        if column == SINCE:
+            return since(alert).timestamp()
+        if column == RESOLVED:
+            return alert.resolved_at.timestamp() if alert.resolved_at else 0.0
+        return AlertsModel._text(alert, column)
+
+
+class AlertsFilter(QSortFilterProxyModel):
+    """Active alerts (pending or firing, acknowledged or not), or the resolved history."""
+
+    def __init__(self, *, history: bool, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.history = history
+        self.setSortRole(SORT_ROLE)
+
+    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:  # noqa: N802
+        model = self.sourceModel()
+        alert = model.index(source_row, 0, source_parent).data(ALERT_ROLE)
+        if alert is None:
+            return False
+        resolved = alert.state is AlertState.RESOLVED
+        return resolved if self.history else not resolved

@@ -1,0 +1,157 @@
+"""Provider health as a table: status, breaker and retry time, p95, success rate, cost, share."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from opsconsole.console.qt import (
+    QAbstractTableModel,
+    QColor,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+)
+from opsconsole.wire.gate import BreakerState
+from opsconsole.wire.metrics import Health, ProviderHealth
+
+Index = QModelIndex | QPersistentModelIndex
+
+NAME, STATUS, BREAKER, RETRY_AT, P95, SUCCESS, COST_PER_REQUEST, SHARE = range(8)
+HEADERS = (
+    "Provider",
+    "Status",
+    "Breaker",
+    "Retry at",
+    "p95",
+    "Success",
+    "Cost/request",
+    "Share",
+)
+# The raw value behind a cell, for sorting numerically rather than by the text shown.
+SORT_ROLE = Qt.ItemDataRole.UserRole
+
+STATUS_COLOURS = {
+    Health.HEALTHY: QColor("#1b7f3b"),
+    Health.DEGRADED: QColor("#b36b00"),
+    Health.DOWN: QColor("#c62828"),
+}
+BREAKER_TEXT = {
+    BreakerState.CLOSED: "closed",
+    BreakerState.OPEN: "OPEN",
+    BreakerState.HALF_OPEN: "half open",
+}
+
+
+def _local_time(at: datetime | None) -> str:
+    return "" if at is None else f"{at.astimezone():%H:%M:%S}"
+
+
+class ProviderHealthModel(QAbstractTableModel):
+    """One row per provider, updated in place every second from the snapshots."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._rows: list[ProviderHealth] = []
+
+    def set_health(self, rows: list[ProviderHealth]) -> None:
+        """Show ``rows``: cells change in place while the providers stay the same."""
+        rows = sorted(rows, key=lambda r: r.name)
+        if [r.name for r in rows] != [r.name for r in self._rows]:
+            self.beginResetModel()
+            self._rows = rows
+            self.endResetModel()
+            return
+        changed = [
+            i for i, (old, new) in enumerate(zip(self._rows, rows, strict=True)) if old != new
+        ]
+        self._rows = rows
+        if changed:
+            self.dataChanged.emit(
+                self.index(min(changed), 0),
+                self.index(max(changed), len(HEADERS) - 1),
+                [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ForegroundRole, SORT_ROLE],
+            )
+
+    def provider(self, row: int) -> ProviderHealth:
+        return self._rows[row]
+
+    def row_of(self, name: str) -> int | None:
+        for i, row in enumerate(self._rows):
+            if row.name == name:
+                return i
+        return None
+
+    # --- Qt overrides -----------------------------------------------------------------------
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(HEADERS)
+
+    def headerData(  # noqa: N802
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if (
+            role == Qt.ItemDataRole.DisplayRole
+            and orientation == Qt.Orientation.Horizontal
+            and 0 <= section < len(HEADERS)
+        ):
+            return HEADERS[section]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        row = self._rows[index.row()]
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._text(row, column)
+        if role == SORT_ROLE:
+            return self._raw(row, column)
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if column == STATUS:
+                return STATUS_COLOURS[row.status]
+            if column == BREAKER and row.breaker is not BreakerState.CLOSED:
+                return STATUS_COLOURS[Health.DOWN]
+            return None
+        if role == Qt.ItemDataRole.ToolTipRole and column in (NAME, STATUS) and row.reason:
+            return row.reason
+        if role == Qt.ItemDataRole.TextAlignmentRole and column >= P95:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    # --- private ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _text(row: ProviderHealth, column: int) -> str:
+        if column == NAME:
+            return row.name
+        if column == STATUS:
+            return row.status.value
+        if column == BREAKER:
+            return BREAKER_TEXT[row.breaker]
+        if column == RETRY_AT:
+            return _local_time(row.retry_at)
+        if column == P95:
+            return "—" if row.p95_ms is None else f"{row.p95_ms:,.0f} ms"
+        if column == SUCCESS:
+            return "—" if row.success_rate is None else f"{row.success_rate:.1%}"
+        if column == COST_PER_REQUEST:
+            return "—" if row.cost_per_request is None else f"${row.cost_per_request:.4f}"
+        return f"{row.share:.0%}"
+
+    @staticmethod
+    def _raw(row: ProviderHealth, column: int) -> Any:
+        values: tuple[Any, ...] = (
+            row.name,
+            list(Health).index(row.status),
+            row.breaker.value,
+            row.retry_at.timestamp() if row.retry_at else 0.0,
+            row.p95_ms if row.p95_ms is not None else -1.0,
+            row.success_rate if row.success_rate is not None else -1.0,
+            row.cost_per_request if row.cost_per_request is not None else -1.0,
+            row.share,
+        )
+        return values[column]

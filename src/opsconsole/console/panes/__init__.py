@@ -1,0 +1,1 @@
+"""The dock panes of the main window, one module (and one class) per pane."""

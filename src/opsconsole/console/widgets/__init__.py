@@ -1,0 +1,1 @@
+"""Reusable widgets of the console: headline tiles, live charts, confirmation dialogs."""
