@@ -54,6 +54,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from opsconsole.server import tls
     from opsconsole.server.app import StaleDatabaseError, create_app
+    from opsconsole.server.embedded import ControlPlaneServer
 
     settings = _settings(args)
     if bool(settings.tls_cert) != bool(settings.tls_key):
@@ -93,13 +94,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         del app
         os.environ.update(_settings_environment(settings))
         app = "opsconsole.server.app:create_app_from_environment"
+    else:
+        from opsconsole.server.gate.factory import settle_heap
+
+        settle_heap()  # no full garbage collections stalling the gate (see its docstring)
     print(
         f"opsconsole {opsconsole.__version__} serving on {scheme}://{settings.host}:{settings.port}"
         + (f" with {workers} worker processes" if workers > 1 else "")
     )
     print(f"database: {settings.database_url.split('@')[-1]}")
     sys.stdout.flush()
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         factory=workers > 1,
         workers=workers if workers > 1 else None,
@@ -111,7 +116,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
         server_header=False,
         **ssl,  # type: ignore[arg-type]
     )
+    if workers > 1:
+        # Workers close their streams with code 1012 (service restart), without a `bye`.
+        uvicorn.run(config.app, **_uvicorn_options(config))
+    else:
+        ControlPlaneServer(config).run()
     return 0
+
+
+def _uvicorn_options(config: Any) -> dict[str, Any]:
+    return {
+        "factory": config.factory,
+        "workers": config.workers,
+        "host": config.host,
+        "port": config.port,
+        "log_level": config.log_level,
+        "proxy_headers": config.proxy_headers,
+        "forwarded_allow_ips": config.forwarded_allow_ips,
+        "server_header": config.server_header,
+        "ssl_certfile": config.ssl_certfile,
+        "ssl_keyfile": config.ssl_keyfile,
+    }
 
 
 def _settings_environment(settings: Any) -> dict[str, str]:
@@ -271,7 +296,7 @@ def cmd_bench_gate(args: argparse.Namespace) -> int:
         decisions=args.decisions,
         admits=args.admits,
         redis=args.redis,
-        postgres=None,
+        postgres=args.postgres,
         out=print,
     )
     return 0
@@ -293,6 +318,13 @@ def cmd_bench_console(args: argparse.Namespace) -> int:
         screenshot=args.screenshot,
         out=print,
     )
+    return 0
+
+
+def cmd_bench_wall(args: argparse.Namespace) -> int:
+    from opsconsole.bench.wall import run
+
+    run(snapshots=args.snapshots, screenshot=args.screenshot, out=print)
     return 0
 
 
@@ -320,7 +352,13 @@ def cmd_sim(args: argparse.Namespace) -> int:
     from opsconsole.sdk import GateClient
     from opsconsole.sim.population import make_population
     from opsconsole.sim.providers import SimulatedProviders
-    from opsconsole.sim.traffic import ScheduledOutage, TrafficConfig, TrafficGenerator
+    from opsconsole.sim.traffic import (
+        ScheduledOutage,
+        TrafficConfig,
+        TrafficGenerator,
+        follow_server_clock,
+        server_clock,
+    )
 
     # One line per HTTP request would bury the summaries.
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -349,6 +387,9 @@ def cmd_sim(args: argparse.Namespace) -> int:
         start=start,
         outages=outages,
     )
+    # A demo server's clock may run faster than real time: simulated time follows it.
+    config, note = follow_server_clock(config, server_clock(args.server, verify=verify))
+    print(note)
     population = make_population(args.users, seed=args.seed)
     generator = TrafficGenerator(client, population, SimulatedProviders(), config)
     try:
@@ -390,7 +431,7 @@ def cmd_console(args: argparse.Namespace) -> int:
     settings = ConsoleSettings()
     store = ProfileStore(settings)
     try:
-        if args.url or args.colour:
+        if args.url or args.colour or args.impersonation_url is not None:
             if not args.profile:
                 print("error: --url and --colour need --profile NAME", file=sys.stderr)
                 return 2
@@ -404,6 +445,11 @@ def cmd_console(args: argparse.Namespace) -> int:
                     # A new URL is a new server: its certificate must be confirmed afresh.
                     pinned_pem=known.pinned_pem if known and known.url == url else None,
                     username=known.username if known else "",
+                    impersonation_url=(
+                        args.impersonation_url
+                        if args.impersonation_url is not None
+                        else (known.impersonation_url if known else "")
+                    ),
                 )
             )
         profile = store.choose(args.profile)
@@ -416,7 +462,11 @@ def cmd_console(args: argparse.Namespace) -> int:
         return 2
     from opsconsole.console.main import run
 
-    return run(profile, settings=settings, offline=args.offline)
+    if args.wall_page_s is not None:
+        from opsconsole.console.settings import WALL_PAGE_S
+
+        settings.set(WALL_PAGE_S, max(2.0, args.wall_page_s))
+    return run(profile, settings=settings, offline=args.offline, wall=args.wall)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -434,6 +484,12 @@ def _add_console_parsers(commands: argparse._SubParsersAction[argparse.ArgumentP
     console.add_argument("--url", help="create or change the profile: the server's https:// URL")
     console.add_argument("--colour", help="the profile's colour, e.g. red, #1565c0")
     console.add_argument(
+        "--impersonation-url",
+        metavar="TEMPLATE",
+        help="the app's URL that takes an impersonation token, e.g. "
+        "'https://app.example.com/?impersonate={token}' ('' removes it)",
+    )
+    console.add_argument(
         "--offline", action="store_true", help="open the profile's cache without connecting"
     )
     console.add_argument(
@@ -441,13 +497,25 @@ def _add_console_parsers(commands: argparse._SubParsersAction[argparse.ArgumentP
         action="store_true",
         help="forget the profile's pinned certificate (the next start asks again)",
     )
+    console.add_argument(
+        "--wall",
+        action="store_true",
+        help="full-screen wall display for a TV (no controls, no personal data; log in as a "
+        "viewer)",
+    )
+    console.add_argument(
+        "--wall-page-s",
+        type=float,
+        metavar="SECONDS",
+        help="seconds per wall page (kept in the settings; default 20)",
+    )
     console.set_defaults(handler=cmd_console)
     demo = commands.add_parser(
         "demo", help="control plane + simulated traffic + the console, on this machine"
     )
     demo.add_argument("--no-gui", action="store_true", help="server and simulator only")
-    demo.add_argument("--users", type=int, default=1000, help="simulated users (1000)")
-    demo.add_argument("--rate", type=float, default=20.0, help="mean admits per second (20)")
+    demo.add_argument("--users", type=int, default=2000, help="simulated users (2000)")
+    demo.add_argument("--rate", type=float, default=40.0, help="mean admits per second (40)")
     demo.add_argument(
         "--speedup", type=float, default=288.0, help="simulated seconds per real second (288)"
     )
@@ -651,7 +719,14 @@ def _add_bench_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
         "--redis",
         metavar="URL",
         default=os.environ.get("OPSCONSOLE_BENCH_REDIS"),
-        help="also measure two replicas sharing this Redis (its opsconsole:* keys are cleared)",
+        help="with --postgres, also measure two replicas sharing this Redis (keys under "
+        "opsconsole-bench: are cleared)",
+    )
+    gate.add_argument(
+        "--postgres",
+        metavar="URL",
+        default=os.environ.get("OPSCONSOLE_BENCH_POSTGRES"),
+        help="PostgreSQL server URL; the two-replica figure runs on a scratch database there",
     )
     gate.set_defaults(handler=cmd_bench_gate)
     foundation = bench.add_parser("foundation", help="login and audit-write latency")
@@ -663,6 +738,10 @@ def _add_bench_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
     console.add_argument("--cold-starts", type=int, default=5, help="fresh interpreters")
     console.add_argument("--screenshot", type=Path, help="save the window after the updates")
     console.set_defaults(handler=cmd_bench_console)
+    wall = bench.add_parser("wall", help="wall display over a simulated day: memory, update time")
+    wall.add_argument("--snapshots", type=int, default=86_400, help="one per simulated second")
+    wall.add_argument("--screenshot", type=Path, help="save the wall after the run")
+    wall.set_defaults(handler=cmd_bench_wall)
     stream = bench.add_parser("stream", help="report-to-snapshot lag on many consoles, CPU")
     stream.add_argument("--consoles", type=int, default=50)
     stream.add_argument("--rate", type=int, default=1000, help="usage reports per second")

@@ -281,3 +281,16 @@ assert gate.stats["reports_pending"] == 7
     )
     assert done.returncode == 0, done.stderr
     assert usage_count(server) == 7
+
+
+def test_register_users_in_one_batch(server: LiveServer, gate: GateClient) -> None:
+    users = [{"id": f"b{i}", "tier": "premium", "email": None} for i in range(1000)]
+    assert gate.register_users(users) == {"created": 1000, "updated": 0, "unchanged": 0}
+    assert gate.admit("b999").provider == "gemini-flash"
+    again = gate.register_users([{"id": "b1", "tier": "unlimited"}, {"id": "b2"}])
+    assert again == {"created": 0, "updated": 1, "unchanged": 1}
+    with pytest.raises(GateError) as refused:
+        gate.register_users([{"id": "b3", "tier": "platinum"}])
+    assert refused.value.status == 422
+    with pytest.raises(ValueError, match="1 to 1000"):
+        gate.register_users([{"id": f"c{i}"} for i in range(1001)])

@@ -54,6 +54,10 @@ LIFTED = {
 }
 
 
+# The bench's own keys, cleared before each run, so a real deployment's are never touched.
+BENCH_REDIS_PREFIX = "opsconsole-bench:"
+
+
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.2f} ms"
 
@@ -118,6 +122,7 @@ def server_process(db_url: str, data_dir: Path, *, redis: str | None = None) -> 
     ]  # fmt: skip
     if redis:
         env["OPSCONSOLE_REDIS"] = redis
+        env["OPSCONSOLE_REDIS_PREFIX"] = BENCH_REDIS_PREFIX
     process = subprocess.Popen(  # noqa: S603 - our own CLI
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
@@ -233,8 +238,16 @@ def http(users: int, admits: int, out: Out, redis: str | None, pg: str | None) -
                 f"switch propagation, same process         median {ms(percentile(samples, 0.5))}"
                 f"   max {ms(max(samples))}   (PUT returned -> first paused_all)"
             )
-        if redis:
-            _two_replicas(tmp=Path(tmp), db_url=db_url, key=key, ids=ids, redis=redis, out=out)
+        if redis and pg:
+            with _scratch_postgres(pg) as pg_url:
+                pg_db = Database(pg_url)
+                pg_ids, pg_key = prepare(pg_db, min(users, 10_000), lambda _: None)
+                pg_db.dispose()
+                _two_replicas(
+                    tmp=Path(tmp), db_url=pg_url, key=pg_key, ids=pg_ids, redis=redis, out=out
+                )
+        elif redis:
+            out("switch propagation, 2 replicas: skipped (give --postgres: replicas share one)")
 
 
 def _reports(url: str, key: str, make: Callable[[int], bytes], out: Out) -> None:
@@ -269,13 +282,31 @@ def _reports(url: str, key: str, make: Callable[[int], bytes], out: Out) -> None
     )
 
 
+@contextmanager
+def _scratch_postgres(server_url: str) -> Iterator[str]:
+    """A new database on the PostgreSQL server at ``server_url``, dropped afterwards."""
+    from sqlalchemy import create_engine  # noqa: PLC0415
+    from sqlalchemy.engine import make_url  # noqa: PLC0415
+
+    name = f"opsconsole_bench_{os.getpid()}_{random.randrange(1 << 30):x}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 def _two_replicas(
     *, tmp: Path, db_url: str, key: str, ids: list[str], redis: str, out: Out
 ) -> None:
     import redis as redis_client  # noqa: PLC0415 - the optional `redis` extra
 
     client = redis_client.Redis.from_url(redis)
-    for stale in client.scan_iter(match="opsconsole:*"):
+    for stale in client.scan_iter(match=f"{BENCH_REDIS_PREFIX}*"):
         client.delete(stale)
     with (
         server_process(db_url, tmp / "a", redis=redis) as first,
@@ -287,9 +318,12 @@ def _two_replicas(
             samples = asyncio.run(_propagation(operator, second, request, rounds=10))
         finally:
             operator.close()
+        for stale in client.scan_iter(match=f"{BENCH_REDIS_PREFIX}*"):
+            client.delete(stale)
         out(
-            f"switch propagation, 2 replicas + Redis   median {ms(percentile(samples, 0.5))}"
-            f"   max {ms(max(samples))}   (PUT on one -> first paused_all on the other)"
+            f"switch propagation, 2 replicas, PostgreSQL + Redis   median "
+            f"{ms(percentile(samples, 0.5))}   max {ms(max(samples))}   "
+            f"(PUT on one -> first paused_all on the other, {len(samples)} rounds)"
         )
 
 
@@ -302,6 +336,10 @@ def run(
     postgres: str | None,
     out: Out,
 ) -> None:
-    out(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    out(
+        f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
+        f"load average {os.getloadavg()[0]:.1f} at the start (other work on the machine "
+        "shifts every figure)"
+    )
     in_process(users, decisions, out)
     http(users, admits, out, redis, postgres)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
+import math
 import signal
 import subprocess
 import sys
@@ -36,7 +36,6 @@ DEMO_OPERATOR = "demo"
 READY_PREFIX = "DEMO-READY "
 # The server's clock runs this much faster than real time where the server supports it,
 # matching the simulator's speed-up, so that a day passes in a few minutes.
-CLOCK_SPEEDUP_ENV = "OPSCONSOLE_CLOCK_SPEEDUP"
 
 
 @dataclass(frozen=True)
@@ -51,7 +50,7 @@ class DemoInfo:
 
 @contextlib.contextmanager
 def backend(
-    data_dir: Path, *, users: int = 1000, rate: float = 20.0, speedup: float = 288.0
+    data_dir: Path, *, users: int = 2000, rate: float = 40.0, speedup: float = 288.0
 ) -> Iterator[DemoInfo]:
     """Control plane + simulator in this process, until the block exits."""
     from opsconsole.sdk import GateClient
@@ -64,18 +63,21 @@ def backend(
     from opsconsole.server.settings import Settings
     from opsconsole.sim.population import make_population
     from opsconsole.sim.providers import SimulatedProviders
-    from opsconsole.sim.traffic import TrafficConfig, TrafficGenerator
+    from opsconsole.sim.traffic import TrafficConfig, TrafficGenerator, follow_server_clock
     from opsconsole.wire.common import Role
 
-    os.environ.setdefault(CLOCK_SPEEDUP_ENV, f"{speedup:g}")
-    settings = Settings(data_dir=data_dir, port=0, gate_auto_register=False)
-    if not any(name in Settings.model_fields for name in ("clock_speedup", "speedup")):
-        log.warning(
-            "this server has no faster-than-real-time clock (%s): its day runs in real "
-            "time while the simulator's traffic follows a %gx day",
-            CLOCK_SPEEDUP_ENV,
-            speedup,
-        )
+    settings = Settings(
+        data_dir=data_dir,
+        port=0,
+        gate_auto_register=False,
+        clock_speedup=speedup,
+        # Sessions, step-up and lockouts are timed on the server's clock too: stretched so
+        # that they last as long in real time as they normally do.
+        session_idle_minutes=math.ceil(30 * speedup),
+        session_lifetime_hours=math.ceil(12 * speedup),
+        step_up_minutes=math.ceil(10 * speedup),
+        lockout_window_minutes=math.ceil(15 * speedup),
+    )
     cert = tls.ensure_self_signed(data_dir)
     app = create_app(settings)
     with serve_in_thread(
@@ -101,15 +103,24 @@ def backend(
             )
         client = GateClient(url, app_key, timeout=5.0, verify=str(cert.cert_path))
         population = make_population(users, seed=0)
-        config = TrafficConfig(rate=rate, speedup=speedup, workers=2, seed=0)
+        config, note = follow_server_clock(
+            TrafficConfig(rate=rate, speedup=speedup, workers=2, seed=0),
+            (clock.now(), speedup),
+        )
+        log.info("demo: %s", note)
         generator = TrafficGenerator(client, population, SimulatedProviders(), config)
-        try:
-            # One PUT per user: a batch registration route would make this faster.
-            registered = generator.register(threads=4)
+
+        def register_then_run() -> None:
+            # In the background, so the console opens at once and watches the users arrive.
+            registered = generator.register(threads=2)
             log.info(
                 "demo: %d users registered in %.1f s", registered.registered, registered.seconds
             )
             generator.start()
+
+        starter = threading.Thread(target=register_then_run, name="demo-traffic", daemon=True)
+        starter.start()
+        try:
             yield DemoInfo(
                 url=url,
                 username=DEMO_OPERATOR,
@@ -119,6 +130,7 @@ def backend(
                 data_dir=str(data_dir),
             )
         finally:
+            starter.join(timeout=60)
             generator.stop()
             generator.join(timeout=10)
             client.close()

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote
@@ -43,6 +44,7 @@ from opsconsole.sdk.client import (
     GateUnavailable,
     Reachability,
     admit_body,
+    batch_body,
     degraded_decision,
     http_options,
     json_or_none,
@@ -169,6 +171,11 @@ class AsyncGateClient:
         fields = {"email": email, "name": name, "tier": tier, "country": country}
         body = {key: value for key, value in fields.items() if value is not None}
         return await self._call("PUT", f"/v1/users/{quote(user_id, safe='')}", body)
+
+    async def register_users(self, users: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+        """Create or update up to 1000 users in one request; see `GateClient.register_users`."""
+        answer = await self._call("PUT", "/v1/users", {"users": batch_body(users)})
+        return {key: int(value) for key, value in answer.items()}
 
     async def open_ticket(
         self, user_id: str, subject: str, body: str, priority: str = "normal"

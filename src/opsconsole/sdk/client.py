@@ -27,6 +27,7 @@ import logging
 import threading
 import time
 import weakref
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from types import TracebackType
@@ -157,6 +158,18 @@ def admit_body(
     body: dict[str, Any] = {"user_id": user_id, "feature": feature, "dry_run": dry_run}
     if estimated_tokens is not None:
         body["estimated_tokens"] = estimated_tokens
+    return body
+
+
+# One batch registration carries at most this many users (the server's limit).
+MAX_USERS_PER_BATCH = 1000
+
+
+def batch_body(users: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The entries of a batch registration, without the None values (they keep theirs)."""
+    body = [{key: value for key, value in user.items() if value is not None} for user in users]
+    if not 1 <= len(body) <= MAX_USERS_PER_BATCH:
+        raise ValueError(f"a batch holds 1 to {MAX_USERS_PER_BATCH} users, not {len(body)}")
     return body
 
 
@@ -430,6 +443,20 @@ class GateClient:
         fields = {"email": email, "name": name, "tier": tier, "country": country}
         body = {key: value for key, value in fields.items() if value is not None}
         return self._call("PUT", f"/v1/users/{quote(user_id, safe='')}", body)
+
+    def register_users(self, users: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+        """Create or update up to 1000 users in one request and one transaction.
+
+        Each user is a mapping with ``id`` and any of ``email``, ``name``, ``tier``,
+        ``country`` (None values are left out: they keep their value). Returns the counts
+        ``created``, ``updated``, ``unchanged``.
+
+        Raises:
+            GateError: the control plane refused the batch (one bad entry refuses it whole).
+            GateUnavailable: the control plane could not be reached.
+        """
+        body = {"users": batch_body(users)}
+        return {key: int(value) for key, value in self._call("PUT", "/v1/users", body).items()}
 
     def open_ticket(
         self, user_id: str, subject: str, body: str, priority: str = "normal"

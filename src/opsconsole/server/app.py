@@ -24,7 +24,7 @@ from opsconsole.server.auth.app_keys import router as app_keys_router
 from opsconsole.server.auth.routes import operators_router
 from opsconsole.server.auth.routes import router as auth_router
 from opsconsole.server.business.routes import router as business_router
-from opsconsole.server.clock import Clock, SystemClock
+from opsconsole.server.clock import Clock, make_clock
 from opsconsole.server.db import Database
 from opsconsole.server.deps import authorize
 from opsconsole.server.errors import (
@@ -36,6 +36,7 @@ from opsconsole.server.errors import (
 from opsconsole.server.gate import routes as gate_routes
 from opsconsole.server.gate.factory import build_gate
 from opsconsole.server.gate.fastpath import GateFastPath
+from opsconsole.server.impersonation.routes import router as impersonation_router
 from opsconsole.server.limits import BodySizeLimit
 from opsconsole.server.metrics import routes as metrics_routes
 from opsconsole.server.metrics.service import MetricsRuntime
@@ -44,6 +45,7 @@ from opsconsole.server.permissions import ROUTE_ACCESS
 from opsconsole.server.settings import Settings
 from opsconsole.server.stream.runtime import StreamRuntime
 from opsconsole.server.tickets.routes import router as tickets_router
+from opsconsole.server.users.activity import router as user_activity_router
 from opsconsole.server.users.routes import router as users_router
 
 log = logging.getLogger("opsconsole.server")
@@ -74,7 +76,7 @@ def create_app(
     database = db or Database(settings.database_url)
     prepare_database(database)
 
-    the_clock = clock or SystemClock()
+    the_clock = clock or make_clock(settings.clock_speedup, settings.clock_start)
     gate = build_gate(settings, database, the_clock)
     stream = StreamRuntime(settings=settings, db=database, clock=the_clock)
 
@@ -151,6 +153,8 @@ def create_app(
         alerts_routes.silences_router,
         metrics_routes.router,
         business_router,
+        impersonation_router,
+        user_activity_router,
     ):
         app.include_router(router)
     _add_probes(app, database, registry)
@@ -196,9 +200,14 @@ def _document_security(app: FastAPI) -> None:
 
 def _add_probes(app: FastAPI, database: Database, registry: CollectorRegistry) -> None:
     @app.get("/healthz", tags=["probes"])
-    def healthz() -> dict[str, str]:
-        """The process is up."""
-        return {"status": "ok", "version": opsconsole.__version__}
+    def healthz() -> dict[str, Any]:
+        """The process is up; also its clock (the simulator follows a demo's faster one)."""
+        return {
+            "status": "ok",
+            "version": opsconsole.__version__,
+            "time": app.state.clock.now().isoformat(),
+            "clock_speedup": app.state.settings.clock_speedup,
+        }
 
     @app.get("/readyz", tags=["probes"])
     def readyz() -> Response:
@@ -226,4 +235,8 @@ def _add_probes(app: FastAPI, database: Database, registry: CollectorRegistry) -
 def create_app_from_environment() -> FastAPI:
     """For `opsconsole serve --workers N`: each worker process builds its own application
     from the OPSCONSOLE_* variables the parent process set."""
-    return create_app(Settings())
+    from opsconsole.server.gate.factory import settle_heap  # noqa: PLC0415 - workers only
+
+    app = create_app(Settings())
+    settle_heap()  # as `serve` does: no full collections stalling the gate
+    return app

@@ -21,6 +21,7 @@ from opsconsole.server.auth import credentials, service
 from opsconsole.server.clock import Clock
 from opsconsole.server.db import Database
 from opsconsole.server.errors import Problem
+from opsconsole.server.impersonation.tokens import is_impersonation_token
 from opsconsole.server.permissions import ROUTE_ACCESS, Permission, role_allows
 from opsconsole.server.settings import Settings
 from opsconsole.wire.common import Role
@@ -106,6 +107,18 @@ async def authorize(request: Request) -> None:
         raise service.unauthenticated(
             "Send a bearer token: `Authorization: Bearer <token>` (operators log in at "
             "/v1/auth/login; the AI app uses its app key)."
+        )
+    if is_impersonation_token(token):
+        # Refused by its look, on every route: an impersonation token is for the app's backend
+        # (which introspects it), never a credential of the control plane, so no path can
+        # turn an impersonation into an operator's rights.
+        raise Problem(
+            403,
+            "impersonation-token-refused",
+            "Impersonation tokens are refused here",
+            "An impersonation token only works in the AI app, whose backend checks it at "
+            "POST /v1/impersonations/introspect; the control plane's API needs an operator's "
+            "token or the app key.",
         )
     db, now = get_db(request), get_now(request)
     # The credential is checked before the route's rule: a caller without a valid one gets

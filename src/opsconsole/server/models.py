@@ -4,6 +4,7 @@ from opsconsole.server.alerts import models as alert_models
 from opsconsole.server.audit import models as audit_models
 from opsconsole.server.auth import models as auth_models
 from opsconsole.server.gate import models as gate_models
+from opsconsole.server.impersonation import models as impersonation_models
 from opsconsole.server.metrics import models as metric_models
 from opsconsole.server.tickets import models as ticket_models
 from opsconsole.server.users import models as user_models
@@ -13,6 +14,7 @@ __all__ = [
     "audit_models",
     "auth_models",
     "gate_models",
+    "impersonation_models",
     "metric_models",
     "ticket_models",
     "user_models",

@@ -39,6 +39,10 @@ class Permission(StrEnum):
     # Revenue, AI cost, margin, forecasts, savings: the seeds' executive summary. Heavy users
     # are named only to roles that also have users:read.
     BUSINESS_READ = "business:read"
+    # See the app as one end user (read-only), through a time-limited, audited token.
+    IMPERSONATE = "impersonate"
+    # Act as the user in the app (mode full); needs a step-up on top.
+    IMPERSONATE_FULL = "impersonate:full"
 
 
 P = Permission
@@ -61,6 +65,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.ALERTS_WRITE,
             P.METRICS_READ,
             P.BUSINESS_READ,  # cost forecasts against the caps, cheaper routing
+            P.IMPERSONATE,  # to see what a user sees during an incident; never act as them
         }
     ),
     Role.SUPPORT: frozenset(
@@ -76,6 +81,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.TICKETS_WRITE,
             P.GATE_READ,
             P.GATE_DRY_RUN,
+            P.IMPERSONATE,  # troubleshooting a user's case is support's work
+            P.IMPERSONATE_FULL,
         }
     ),
     Role.BILLING: frozenset(
@@ -184,6 +191,7 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("DELETE", "/v1/app-keys/{name}"): op(P.APP_KEYS_MANAGE, step_up=True),
     # End users.
     ("PUT", "/v1/users/{user_id}"): APP,
+    ("PUT", "/v1/users"): APP,  # batch registration, up to 1000 users
     ("GET", "/v1/users"): op(P.USERS_READ),
     ("GET", "/v1/users/{user_id}"): op(P.USERS_READ),
     ("POST", "/v1/users/{user_id}/suspend"): op(P.USERS_WRITE),
@@ -193,6 +201,9 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/v1/users/bulk"): op(P.USERS_BULK, step_up=True),
     ("GET", "/v1/users/{user_id}/export"): op(P.USERS_EXPORT),  # audited: personal data
     ("DELETE", "/v1/users/{user_id}"): op(P.USERS_ERASE, step_up=True),
+    # What the user details show: use against the limits, the last requests.
+    ("GET", "/v1/users/{user_id}/usage"): op(P.USERS_READ),
+    ("GET", "/v1/users/{user_id}/requests"): op(P.USERS_READ),
     # Tickets: the app opens them and adds the customer's messages.
     ("POST", "/v1/tickets"): op(P.TICKETS_WRITE, app_key=True),
     ("GET", "/v1/tickets"): op(P.TICKETS_READ),
@@ -231,6 +242,12 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/v1/business"): op(P.BUSINESS_READ),
     ("GET", "/v1/business/forecast"): op(P.BUSINESS_READ),
     ("GET", "/v1/business/recommendations"): op(P.BUSINESS_READ),
+    # Impersonation: full mode needs impersonate:full and a step-up (checked by the route);
+    # others' impersonations are seen and ended with sessions:manage. The app introspects.
+    ("POST", "/v1/impersonations"): op(P.IMPERSONATE),
+    ("GET", "/v1/impersonations"): op(P.IMPERSONATE),
+    ("DELETE", "/v1/impersonations/{impersonation_id}"): op(P.IMPERSONATE),
+    ("POST", "/v1/impersonations/introspect"): APP,
 }
 
 # WebSocket routes are not in the OpenAPI document (nor in ROUTE_ACCESS, which the route walk

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -70,6 +71,12 @@ class Settings(BaseSettings):
     gate_auto_register: bool = Field(
         default=False, description="admit unknown users as the free tier instead of refusing"
     )
+
+    # Demo only: the server's clock runs this many times faster than real time, from
+    # clock_start (default: now), so that a simulated day passes in minutes. Environment
+    # only (OPSCONSOLE_CLOCK_SPEEDUP, OPSCONSOLE_CLOCK_START): no `serve` flag on purpose.
+    clock_speedup: float = Field(default=1.0, gt=0, le=100_000, description="demo only")
+    clock_start: datetime | None = Field(default=None, description="demo only, ISO 8601")
 
     # Live metrics.
     metrics_tick_s: float = Field(

@@ -13,12 +13,15 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
+import httpx
+
+from opsconsole.sdk.client import MAX_USERS_PER_BATCH
 from opsconsole.sim.population import Population, SimUser
 from opsconsole.sim.providers import SimulatedProviders
 from opsconsole.sim.rhythm import DailyRhythm, SimClock
@@ -96,8 +99,48 @@ class GateClientLike(Protocol):
         tier: str | None = ...,
         country: str | None = ...,
     ) -> Any: ...
+    def register_users(self, users: Iterable[Mapping[str, Any]]) -> Any: ...
     def open_ticket(self, user_id: str, subject: str, body: str, priority: Any = ...) -> Any: ...
     def flush(self) -> Any: ...
+
+
+def server_clock(url: str, *, verify: bool | str = True) -> tuple[datetime, float] | None:
+    """The control plane's time and clock speed-up (from `GET /healthz`), or None when it
+    does not say (an older server) or cannot be reached."""
+    try:
+        health = httpx.get(f"{url.rstrip('/')}/healthz", timeout=5, verify=verify).json()
+        return datetime.fromisoformat(health["time"]), float(health.get("clock_speedup", 1.0))
+    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        return None
+
+
+def follow_server_clock(
+    config: TrafficConfig, clock: tuple[datetime, float] | None
+) -> tuple[TrafficConfig, str]:
+    """The config whose simulated time is the server's, when the server runs a demo clock.
+
+    Both clocks are then `start + real elapsed * speedup` from the same moment, so the
+    simulated evening peak is the server's evening and the server's days end when the
+    simulator's do. Returns the config to run and a line saying what was decided.
+    """
+    if clock is None:
+        return config, "the server does not tell its time: the simulator keeps its own clock"
+    now, speedup = clock
+    if speedup == 1.0:
+        note = "the server's clock runs in real time"
+        if config.speedup != 1.0:
+            note += (
+                f"; simulated time runs {config.speedup:g}x here only (start the server with "
+                f"OPSCONSOLE_CLOCK_SPEEDUP={config.speedup:g} for its days to pass as fast)"
+            )
+        return config, note
+    followed = replace(config, start=now, speedup=speedup)
+    return followed, f"following the server's clock: {speedup:g}x, now {now:%Y-%m-%d %H:%M} UTC"
+
+
+# Users per registration request: half the server's limit, so that one batch (each user an
+# audited upsert) stays well inside the client's timeout on a busy machine.
+REGISTER_BATCH = MAX_USERS_PER_BATCH // 2
 
 
 @dataclass(frozen=True)
@@ -235,38 +278,43 @@ class TrafficGenerator:
 
     # --- registration ---------------------------------------------------------------------
 
-    def register(self, *, threads: int = 8) -> RegistrationResult:
-        """PUT every user of the population (idempotent: a second run updates them).
+    def register(self, *, threads: int = 2) -> RegistrationResult:
+        """Register every user of the population in batches (idempotent: a second run
+        updates them, or leaves them as they are).
 
-        Requests go out from a thread pool so that the server's write path, not our round
-        trips, sets the pace. More threads do not help: on SQLite each upsert is a durable
-        write under one lock, and past about 8 writers they queue for it (and time out).
+        Each batch is one transaction on the server, so one durable write stands for hundreds
+        of users; two requests in flight keep the server busy while the next batch travels.
         """
         started = time.perf_counter()
+        users = list(self.population)
+        chunks = [users[i : i + REGISTER_BATCH] for i in range(0, len(users), REGISTER_BATCH)]
         failed = 0
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="sim-register") as pool:
-            for ok in pool.map(self._register_one, self.population):
-                failed += 0 if ok else 1
+            for chunk, ok in zip(chunks, pool.map(self._register_batch, chunks), strict=True):
+                failed += 0 if ok else len(chunk)
         seconds = time.perf_counter() - started
-        registered = len(self.population) - failed
+        registered = len(users) - failed
         log.info("registered %d users (%d failed) in %.1f s", registered, failed, seconds)
         return RegistrationResult(registered, failed, seconds)
 
-    def _register_one(self, user: SimUser) -> bool:
+    def _register_batch(self, users: list[SimUser]) -> bool:
+        entries = [
+            {"id": u.id, "email": u.email, "name": u.name, "tier": u.tier, "country": u.country}
+            for u in users
+        ]
         try:
-            self.client.register_user(
-                user.id, email=user.email, name=user.name, tier=user.tier, country=user.country
-            )
+            self.client.register_users(entries)
         except Exception as error:
-            # One bad registration should not end the run; the summary counts them, and the
-            # first one is logged so that a wrong URL or app key is obvious at once.
+            # One bad batch should not end the run; the summary counts its users, and the
+            # first failure is logged so that a wrong URL or app key is obvious at once.
             with self._lock:
                 self._errors += 1
                 first = self._errors == 1
             log.log(
                 logging.WARNING if first else logging.DEBUG,
-                "registering %s failed: %r",
-                user.id,
+                "registering %d users from %s failed: %r",
+                len(users),
+                users[0].id,
                 error,
             )
             return False

@@ -58,6 +58,31 @@ class UserUpsert(WireModel):
     _check_country = field_validator("country")(_country)
 
 
+class UserBatchItem(UserUpsert):
+    """One user of a batch registration: the id and the fields of `UserUpsert`."""
+
+    id: str = Field(pattern=USER_ID_PATTERN, description="The app's id of the user.")
+
+
+class UserBatch(WireModel):
+    """Up to 1000 users registered or updated at once (PUT /v1/users), in one transaction."""
+
+    users: list[UserBatchItem] = Field(min_length=1, max_length=MAX_BULK_IDS)
+
+    @model_validator(mode="after")
+    def _unique(self) -> UserBatch:
+        ids = [user.id for user in self.users]
+        if len(set(ids)) != len(ids):
+            raise ValueError("each user id may appear once in a batch")
+        return self
+
+
+class UserBatchResult(BaseModel):
+    created: int = Field(description="New users (one users.create audit row each).")
+    updated: int = Field(description="Users whose fields changed (one users.update row each).")
+    unchanged: int = Field(description="Users already as sent: nothing written.")
+
+
 class UserOverrides(BaseModel):
     """Per-user limits that replace the tier's; null means "as the tier says"."""
 

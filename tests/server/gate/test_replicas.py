@@ -5,15 +5,18 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from opsconsole.wire.common import Role
+from opsconsole.wire.gate import SwitchName
 from tests.conftest import POSTGRES_ENV, postgres_clone
 from tests.live import LiveServer, start_server
 from tests.server.gate.test_gate_http import admit, register, usage
@@ -94,3 +97,77 @@ def test_switch_reaches_the_other_replica_within_a_second(
     while admit(other, "ann")["reason"] != "paused_all":
         assert time.monotonic() - flipped < 1.0, "the other replica still admits after 1 s"
         time.sleep(0.02)
+
+
+def wait_for(condition: Callable[[], bool], what: str, seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} within {seconds} s"
+        time.sleep(0.01)
+
+
+def test_switch_is_broadcast_through_redis(replicas: tuple[LiveServer, LiveServer]) -> None:
+    first, second = replicas
+    key = first.app_key()
+    register(first.client(key), "ann", "unlimited")
+    bus = second.app.state.gate.bus
+    heard = bus.received
+    oncall = first.operator("olga", Role.ONCALL)
+    first.step_up(oncall)
+    body = {"value": ["free"], "reason": "drill 8"}
+    assert oncall.put("/v1/controls/pause_tiers", json=body).status_code == 200
+    # The message, not the database poll: the other replica applied a broadcast.
+    wait_for(lambda: bus.received > heard, "the other replica heard the switch")
+    assert second.app.state.gate.gate.switches[SwitchName.PAUSE_TIERS].value == ["free"]
+
+
+def test_breaker_opened_on_one_replica_is_open_on_the_other(
+    replicas: tuple[LiveServer, LiveServer],
+) -> None:
+    first, second = replicas
+    key = first.app_key()
+    app_a, app_b = first.client(key), second.client(key)
+    register(app_a, "ann", "unlimited")
+    reports = [usage(admit(app_a, "ann"), status="error") for _ in range(10)]
+    assert app_a.post("/v1/gate/report", json={"reports": reports}).status_code == 200
+    admin = second.operator("root", Role.ADMIN)
+
+    def breaker_on_second() -> dict[str, Any]:
+        providers = {p["name"]: p for p in admin.get("/v1/providers").json()}
+        return dict(providers["gpt-4o"]["breaker"])
+
+    wait_for(lambda: breaker_on_second()["state"] == "open", "the breaker opened on replica b")
+    opened = first.app.state.gate.gate.providers["gpt-4o"].breaker
+    seen = breaker_on_second()
+    assert seen["retry_at"] is not None
+    assert datetime.fromisoformat(seen["retry_at"]) == opened.retry_at
+    assert admit(app_b, "ann")["provider"] == "gemini-pro"
+
+    # After the recovery time, probes through replica a succeed: closed on both.
+    for server in (first, second):
+        server.clock.advance(timedelta(seconds=301))
+    probes = [usage(admit(app_a, "ann")) for _ in range(3)]
+    assert {p["provider"] for p in probes} == {"gpt-4o"}
+    assert app_a.post("/v1/gate/report", json={"reports": probes}).status_code == 200
+    wait_for(lambda: breaker_on_second()["state"] == "closed", "the breaker closed on replica b")
+    assert admit(app_b, "ann")["provider"] == "gpt-4o"
+
+
+def test_a_replica_started_later_finds_the_open_breaker(
+    replicas: tuple[LiveServer, LiveServer], tmp_path: Path
+) -> None:
+    first, _ = replicas
+    key = first.app_key()
+    app = first.client(key)
+    register(app, "ann", "unlimited")
+    reports = [usage(admit(app, "ann"), status="error") for _ in range(10)]
+    assert app.post("/v1/gate/report", json={"reports": reports}).status_code == 200
+    settings = first.settings
+    with start_server(
+        settings.database_url,
+        tmp_path / "c",
+        redis=settings.redis,
+        redis_prefix=settings.redis_prefix,
+    ) as third:
+        breaker = third.app.state.gate.gate.providers["gpt-4o"].breaker
+        assert breaker.state.value == "open"

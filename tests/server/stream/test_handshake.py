@@ -97,3 +97,23 @@ def test_every_operator_role_gets_hello(server: LiveServer, role: Role) -> None:
             assert hello.seq == hub.last_seq
 
     asyncio.run(scenario())
+
+
+def test_an_impersonation_token_never_opens_the_stream(server: LiveServer) -> None:
+    key = server.app_key()
+    assert server.client(key).put("/v1/users/u-1", json={}).status_code in (200, 201)
+    support = server.operator("sam", Role.SUPPORT)
+    started = support.post(
+        "/v1/impersonations", json={"user_id": "u-1", "reason": "ticket 12: cannot log in"}
+    )
+    assert started.status_code == 201, started.text
+    token = started.json()["token"]
+
+    async def scenario() -> None:
+        status, body = await refused(stream_url(server.url), {"Authorization": f"Bearer {token}"})
+        assert (status, body["type"]) == (403, PROBLEM_BASE + "impersonation-token-refused")
+        status, body = await refused(stream_url(server.url, x=token), {})
+        assert status == 400
+        assert "URL" in str(body["detail"])
+
+    asyncio.run(scenario())

@@ -78,6 +78,32 @@ class Breaker:
     def reset(self) -> None:
         self._close()
 
+    def adopt(
+        self,
+        state: BreakerState,
+        *,
+        opened_at: datetime | None,
+        retry_at: datetime | None,
+        manual: bool,
+    ) -> None:
+        """Take the state another replica reached (see `broadcast.py`)."""
+        if state is BreakerState.CLOSED:
+            self._close()
+            return
+        if (state, opened_at, retry_at, manual) == (
+            self.state,
+            self.opened_at,
+            self.retry_at,
+            self.manual,
+        ):
+            return  # already there: keep this replica's probe accounting
+        self.state = state
+        self.opened_at = opened_at
+        self.retry_at = retry_at
+        self.manual = manual
+        self.probe_successes = 0
+        self.probes_in_flight = 0
+
     def public(self, now: datetime) -> BreakerPublic:
         self._advance(now)
         failures = sum(1 for error, timeout in self.outcomes if error or timeout)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -76,6 +76,11 @@ class CounterStore(Protocol):
         """Add a reported cost; returns the global spend (today, this week) after it."""
         ...
 
+    def add_spend_many(self, costs: Mapping[str, float], now: datetime) -> tuple[float, float]:
+        """Add the costs of a batch, summed per user, in one step (one lock, one round trip);
+        returns the global spend (today, this week) after it."""
+        ...
+
     def global_spend(self, now: datetime) -> tuple[float, float]: ...
 
     def global_rpm(self, now: datetime) -> float: ...
@@ -83,6 +88,10 @@ class CounterStore(Protocol):
     def user_usage(self, user: str, now: datetime) -> tuple[int, float, float]:
         """(requests today, spent this week, spent this month)."""
         ...
+
+
+# An open decision in `MemoryCounters`: PendingDecision's fields after its id, in order.
+_Open = tuple[int, str, str, str, str, str, datetime]
 
 
 def _minute(now: datetime) -> int:
@@ -98,7 +107,10 @@ class MemoryCounters:
         self.global_spent: dict[str, float] = defaultdict(float)  # day or week key
         # minute -> user (or "*" for everyone) -> requests; whole minutes are dropped when old.
         self.minutes: dict[int, dict[str, int]] = {}
-        self.pending: OrderedDict[str, PendingDecision] = OrderedDict()  # oldest first
+        # Open decisions, oldest first, as plain tuples of strings, numbers and a datetime:
+        # the garbage collector stops tracking such tuples, so the many thousands that wait
+        # for their reports do not lengthen every full collection (an event-loop stall).
+        self.pending: OrderedDict[str, _Open] = OrderedDict()
         # Decisions run on the event loop, but reports and tests may come from threads: the
         # check and the count must be one step.
         self._lock = threading.Lock()
@@ -115,9 +127,21 @@ class MemoryCounters:
         with self._lock:
             admission = self._admit(user, limits, now, count=count)
             if admission.reason is DenyReason.OK and count and pending is not None:
-                self.pending[pending.id] = pending
+                self.keep(pending)
                 self._expire_pending(now)
             return admission
+
+    def keep(self, decision: PendingDecision) -> None:
+        """Hold ``decision`` open for its report (decisions must come in time order)."""
+        self.pending[decision.id] = (
+            decision.user_pk,
+            decision.user_id,
+            decision.tier,
+            decision.feature,
+            decision.provider,
+            decision.model,
+            decision.at,
+        )
 
     def take_pending(
         self, reports: Sequence[tuple[str, str]], now: datetime
@@ -126,13 +150,13 @@ class MemoryCounters:
             self._expire_pending(now)
             found: list[PendingDecision | str] = []
             for decision_id, provider in reports:
-                decision = self.pending.get(decision_id)
-                if decision is None:
+                kept = self.pending.get(decision_id)
+                if kept is None:
                     found.append(UNKNOWN_DECISION)
-                elif decision.provider != provider:
-                    found.append(f"the decision routed to {decision.provider}, not {provider}")
+                elif kept[4] != provider:
+                    found.append(f"the decision routed to {kept[4]}, not {provider}")
                 else:
-                    found.append(decision)
+                    found.append(PendingDecision(decision_id, *kept))
             if all(isinstance(item, PendingDecision) for item in found):
                 for decision_id, _ in reports:
                     del self.pending[decision_id]
@@ -142,7 +166,7 @@ class MemoryCounters:
         cutoff = now - DECISION_TTL
         while self.pending:
             oldest = next(iter(self.pending.values()))
-            if oldest.at >= cutoff:
+            if oldest[6] >= cutoff:
                 break
             self.pending.popitem(last=False)
 
@@ -185,12 +209,18 @@ class MemoryCounters:
         )
 
     def add_spend(self, user: str, cost: float, now: datetime) -> tuple[float, float]:
+        return self.add_spend_many({user: cost}, now)
+
+    def add_spend_many(self, costs: Mapping[str, float], now: datetime) -> tuple[float, float]:
         week, month, day = windows.week_key(now), windows.month_key(now), windows.day_key(now)
+        total = sum(costs.values())
+        spend = self.spend
         with self._lock:
-            self.spend[(user, week)] += cost
-            self.spend[(user, month)] += cost
-            self.global_spent[day] += cost
-            self.global_spent[week] += cost
+            for user, cost in costs.items():
+                spend[(user, week)] += cost
+                spend[(user, month)] += cost
+            self.global_spent[day] += total
+            self.global_spent[week] += total
             return self.global_spent[day], self.global_spent[week]
 
     def global_spend(self, now: datetime) -> tuple[float, float]:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from opsconsole.server.gate import routing
 from opsconsole.server.gate.counters import Admission, CounterStore, Limits
@@ -57,8 +58,9 @@ class Decision:
     gate_us: float  # time the decision took inside the gate, in microseconds
 
 
-@dataclass(frozen=True)
-class UsageRow:
+class UsageRow(NamedTuple):
+    """One accepted report with its decision (a tuple: built for every event reported)."""
+
     decision: PendingDecision
     report: UsageReport
     cost: float
@@ -234,14 +236,15 @@ class Gate:
         with an unknown, expired, already reported or mismatched decision changes nothing.
         """
         result = IngestResult()
-        seen: set[str] = set()
-        for index, report in enumerate(reports):
-            if report.decision_id in seen:
-                result.problems.append(
-                    ReportProblem(index, report.decision_id, "reported twice in this batch")
-                )
-            seen.add(report.decision_id)
-        if result.problems:
+        ids = [report.decision_id for report in reports]
+        if len(set(ids)) != len(ids):
+            seen: set[str] = set()
+            for index, decision_id in enumerate(ids):
+                if decision_id in seen:
+                    result.problems.append(
+                        ReportProblem(index, decision_id, "reported twice in this batch")
+                    )
+                seen.add(decision_id)
             return result
         taken = self.counters.take_pending(
             [(report.decision_id, report.provider) for report in reports], now
@@ -251,23 +254,27 @@ class Gate:
                 result.problems.append(ReportProblem(index, report.decision_id, found))
         if result.problems:
             return result
-        decisions = [found for found in taken if isinstance(found, PendingDecision)]
         changed: set[str] = set()
-        for report, decision in zip(reports, decisions, strict=True):
-            provider = self.providers.get(decision.provider)
+        spend: dict[str, float] = {}
+        rows = result.rows
+        providers = self.providers
+        for report, decision in zip(reports, taken, strict=True):
+            assert isinstance(decision, PendingDecision)  # no problems above
+            provider = providers.get(decision.provider)
             cost = report.cost
             if cost is None:
                 cost = provider.cost(report.input_tokens, report.output_tokens) if provider else 0.0
-            self.counters.add_spend(decision.user_id, cost, now)
+            spend[decision.user_id] = spend.get(decision.user_id, 0.0) + cost
             if provider is not None:
-                timeout = report.status is UsageStatus.TIMEOUT or (
-                    report.latency_ms >= provider.breaker.settings.timeout_ms
+                breaker = provider.breaker
+                status = report.status
+                timeout = status is UsageStatus.TIMEOUT or (
+                    report.latency_ms >= breaker.settings.timeout_ms
                 )
-                if provider.breaker.on_report(
-                    error=report.status is UsageStatus.ERROR, timeout=timeout, now=now
-                ):
+                if breaker.on_report(error=status is UsageStatus.ERROR, timeout=timeout, now=now):
                     changed.add(provider.name)
-            result.rows.append(UsageRow(decision, report, cost, now))
+            rows.append(UsageRow(decision, report, cost, now))
+        self.counters.add_spend_many(spend, now)
         result.breaker_changes = sorted(changed)
         before = self.budget_step
         self.refresh_budget_step(now)

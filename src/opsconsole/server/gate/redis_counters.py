@@ -7,7 +7,7 @@ Redis, so two replicas can never both admit the last request of a quota.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -211,13 +211,22 @@ class RedisCounters:
         return found
 
     def add_spend(self, user: str, cost: float, now: datetime) -> tuple[float, float]:
-        keys = self._keys(user, now)
+        return self.add_spend_many({user: cost}, now)
+
+    def add_spend_many(self, costs: Mapping[str, float], now: datetime) -> tuple[float, float]:
+        p = self.prefix
+        week, month, day = windows.week_key(now), windows.month_key(now), windows.day_key(now)
+        total = sum(costs.values())
         pipe = self.redis.pipeline(transaction=True)
-        for key in keys[1:5]:
-            pipe.incrbyfloat(key, cost)
+        for key, amount in ((f"{p}gspend:{day}", total), (f"{p}gspend:{week}", total)):
+            pipe.incrbyfloat(key, amount)
             pipe.expire(key, PERIOD_TTL_S)
+        for user, cost in costs.items():
+            for key in (f"{p}spend:{user}:{week}", f"{p}spend:{user}:{month}"):
+                pipe.incrbyfloat(key, cost)
+                pipe.expire(key, PERIOD_TTL_S)
         values = pipe.execute()
-        return float(values[4]), float(values[6])
+        return float(values[0]), float(values[2])
 
     def global_spend(self, now: datetime) -> tuple[float, float]:
         day, week = self.redis.mget(self._keys("*", now)[3:5])

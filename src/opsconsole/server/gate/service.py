@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -22,6 +22,13 @@ from opsconsole.server.audit.service import AUTOMATION, Actor, record
 from opsconsole.server.db import Database
 from opsconsole.server.gate import windows
 from opsconsole.server.gate.breaker import Breaker
+from opsconsole.server.gate.broadcast import (
+    RedisBroadcast,
+    adopt_breaker,
+    breaker_snapshot,
+    switch_from,
+    switch_message,
+)
 from opsconsole.server.gate.changes import expire_switch, tier_policy
 from opsconsole.server.gate.counters import DECISION_TTL, MemoryCounters
 from opsconsole.server.gate.engine import Decision, Gate, IngestResult, UsageRow
@@ -38,7 +45,7 @@ from opsconsole.server.gate.state import (
     SwitchState,
     UserEntry,
 )
-from opsconsole.server.gate.writer import GroupCommitWriter
+from opsconsole.server.gate.writer import GroupCommitWriter, TableSpec
 from opsconsole.server.users.models import Tier, User
 from opsconsole.server.users.service import upsert_user
 from opsconsole.wire.gate import (
@@ -55,6 +62,22 @@ USER_CACHE_TTL_S = 30.0
 SYNC_INTERVAL_S = 0.5
 # Tiers and providers change rarely; they are re-read every this many sync rounds.
 SLOW_SYNC_ROUNDS = 10
+
+# The rows the hot path writes, as tuples in these column orders (see `writer.py`).
+DECISIONS = TableSpec(
+    DecisionRow.__table__,  # type: ignore[arg-type]
+    (
+        "decision_id", "at", "user_pk", "tier", "feature", "allow", "reason", "provider",
+        "model", "policy", "gate_us",
+    ),
+)  # fmt: skip
+USAGE_EVENTS = TableSpec(
+    UsageEvent.__table__,  # type: ignore[arg-type]
+    (
+        "decision_id", "at", "decided_at", "user_pk", "tier", "feature", "provider", "model",
+        "input_tokens", "output_tokens", "latency_ms", "status", "cost",
+    ),
+)  # fmt: skip
 
 
 class GateObserver(Protocol):
@@ -76,11 +99,13 @@ class GateRuntime:
         gate: Gate,
         clock: Callable[[], datetime],
         auto_register: bool = False,
+        bus: RedisBroadcast | None = None,
     ) -> None:
         self.db = db
         self.gate = gate
         self.clock = clock
         self.auto_register = auto_register
+        self.bus = bus  # with --redis: changes to and from the other replicas
         self.writer = GroupCommitWriter(db)
         self.users: dict[str, UserEntry] = {}
         self.observers: list[GateObserver] = []
@@ -99,6 +124,10 @@ class GateRuntime:
                 # Redis keeps its own; process memory starts empty and is rebuilt.
                 rebuild_counters(session, self.gate.counters, now)
                 self._load_pending(session, self.gate.counters, now)
+        if self.bus is not None:
+            for snapshot in self.bus.stored_breakers(list(self.gate.providers)):
+                self._adopt_breaker(snapshot)
+            self.bus.start(self.apply_broadcast)
         self.gate.refresh_budget_step(now)
 
     def reload_tiers(self, session: Session) -> None:
@@ -151,15 +180,17 @@ class GateRuntime:
         )
         for decision, user_id in rows:
             assert decision.decision_id and decision.provider and decision.tier
-            counters.pending[decision.decision_id] = PendingDecision(
-                id=decision.decision_id,
-                user_pk=decision.user_pk or 0,
-                user_id=user_id,
-                tier=decision.tier,
-                feature=decision.feature,
-                provider=decision.provider,
-                model=decision.model or "",
-                at=decision.at,
+            counters.keep(
+                PendingDecision(
+                    id=decision.decision_id,
+                    user_pk=decision.user_pk or 0,
+                    user_id=user_id,
+                    tier=decision.tier,
+                    feature=decision.feature,
+                    provider=decision.provider,
+                    model=decision.model or "",
+                    at=decision.at,
+                )
             )
 
     # --- the hot path ---------------------------------------------------------------------
@@ -192,22 +223,22 @@ class GateRuntime:
         )
         if not dry_run:
             response = decision.response
-            self.writer.submit(
-                DecisionRow,
+            self.writer.submit_nowait(
+                DECISIONS,
                 [
-                    {
-                        "decision_id": response.decision_id,
-                        "at": now,
-                        "user_pk": decision.user_pk,
-                        "tier": decision.tier,
-                        "feature": feature,
-                        "allow": response.allow,
-                        "reason": response.reason.value,
-                        "provider": response.provider,
-                        "model": response.model,
-                        "policy": response.policy,
-                        "gate_us": decision.gate_us,
-                    }
+                    (
+                        response.decision_id,
+                        now,
+                        decision.user_pk,
+                        decision.tier,
+                        feature,
+                        response.allow,
+                        response.reason.value,
+                        response.provider,
+                        response.model,
+                        response.policy,
+                        decision.gate_us,
+                    )
                 ],
             )
             for observer in self.observers:
@@ -221,24 +252,26 @@ class GateRuntime:
         if result.problems:
             return result
         rows = [
-            {
-                "decision_id": row.decision.id,
-                "at": row.at,
-                "decided_at": row.decision.at,
-                "user_pk": row.decision.user_pk,
-                "tier": row.decision.tier,
-                "feature": row.decision.feature,
-                "provider": row.decision.provider,
-                "model": row.report.model,
-                "input_tokens": row.report.input_tokens,
-                "output_tokens": row.report.output_tokens,
-                "latency_ms": row.report.latency_ms,
-                "status": row.report.status.value,
-                "cost": row.cost,
-            }
-            for row in result.rows
+            (
+                decision.id,
+                now,
+                decision.at,
+                decision.user_pk,
+                decision.tier,
+                decision.feature,
+                decision.provider,
+                report.model,
+                report.input_tokens,
+                report.output_tokens,
+                report.latency_ms,
+                report.status.value,
+                cost,
+            )
+            for decision, report, cost, _ in result.rows
         ]
-        await asyncio.wrap_future(self.writer.submit(UsageEvent, rows))
+        await asyncio.wrap_future(self.writer.submit(USAGE_EVENTS, rows))
+        if result.breaker_changes and self.bus is not None:
+            await asyncio.to_thread(self._share_breakers, result.breaker_changes)
         for observer in self.observers:
             observer.reported(result.rows, now)
         if result.budget_step is not None:
@@ -302,29 +335,92 @@ class GateRuntime:
                 self.reload_providers(session)
 
     def close(self) -> None:
+        if self.bus is not None:
+            self.bus.close()
         self.writer.close()
 
+    # --- replicas (with --redis) ------------------------------------------------------------
+
+    def _share_breakers(self, names: Sequence[str]) -> None:
+        assert self.bus is not None
+        for name in names:
+            provider = self.gate.providers.get(name)
+            if provider is not None:
+                self.bus.store_breaker(breaker_snapshot(name, provider.breaker))
+
+    def _adopt_breaker(self, snapshot: dict[str, Any]) -> None:
+        provider = self.gate.providers.get(snapshot["provider"])
+        if provider is not None:
+            adopt_breaker(provider.breaker, snapshot)
+
+    def apply_broadcast(self, message: dict[str, Any]) -> None:
+        """Apply a change another replica made (runs on the broadcast listener's thread)."""
+        kind = message.get("kind")
+        if kind == "switch":
+            state = switch_from(message)
+            self.gate.switches[state.name] = state
+        elif kind == "breaker":
+            self._adopt_breaker(message)
+        elif kind == "users":
+            for user_id in message["ids"]:
+                self.users.pop(user_id, None)
+        elif kind in ("tiers", "providers"):
+            with self.db.reading() as session:
+                if kind == "tiers":
+                    self.reload_tiers(session)
+                else:
+                    self.reload_providers(session)
+
     def _on_commit(self, items: list[object]) -> None:
-        """Apply committed changes to the gate before the operator's request returns."""
+        """Apply committed changes to the gate before the operator's request returns, and
+        tell the other replicas (with --redis)."""
         reload_tiers = reload_providers = False
+        users: list[str] = []
+        messages: list[dict[str, Any]] = []
+        reset: list[str] = []
         for item in items:
             if isinstance(item, AuditRow) and item.target.startswith("user:"):
                 # A user changed (tier, status, overrides, erasure): load afresh next time.
-                self.users.pop(item.target.removeprefix("user:"), None)
+                users.append(item.target.removeprefix("user:"))
+                self.users.pop(users[-1], None)
             elif isinstance(item, SwitchChanged):
                 self.gate.switches[item.state.name] = item.state
+                messages.append(switch_message(item.state))
             elif isinstance(item, TiersChanged):
                 reload_tiers = True
             elif isinstance(item, ProvidersChanged):
                 reload_providers = True
             elif isinstance(item, BreakerReset) and item.provider in self.gate.providers:
                 self.gate.providers[item.provider].breaker.reset()
+                reset.append(item.provider)
         if reload_tiers or reload_providers:
             with self.db.reading() as session:
                 if reload_tiers:
                     self.reload_tiers(session)
                 if reload_providers:
                     self.reload_providers(session)
+        if self.bus is not None:
+            self._tell_replicas(messages, users, reload_tiers, reload_providers, reset)
+
+    def _tell_replicas(
+        self,
+        messages: list[dict[str, Any]],
+        users: list[str],
+        reload_tiers: bool,
+        reload_providers: bool,
+        reset: list[str],
+    ) -> None:
+        assert self.bus is not None
+        if users:
+            messages.append({"kind": "users", "ids": users})
+        if reload_tiers:
+            messages.append({"kind": "tiers"})
+        if reload_providers:
+            messages.append({"kind": "providers"})
+        for message in messages:
+            self.bus.publish(message)
+        if reset:
+            self._share_breakers(reset)
 
 
 # --- conversions ---------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from opsconsole.server.auth import service as auth
 from opsconsole.server.clock import Clock
 from opsconsole.server.db import Database
 from opsconsole.server.errors import PROBLEM_MEDIA_TYPE, Problem, bad_request
+from opsconsole.server.impersonation.tokens import IMPERSONATION_TOKEN_PREFIX
 from opsconsole.server.permissions import STREAM_ACCESS
 from opsconsole.server.settings import Settings
 from opsconsole.server.stream.hub import StreamHub, Subscriber
@@ -71,7 +72,11 @@ async def _authenticate(
 ) -> StreamCaller:
     for name, value in websocket.query_params.multi_items():
         looks_like_secret = value.startswith(
-            (credentials.OPERATOR_TOKEN_PREFIX, credentials.APP_KEY_PREFIX)
+            (
+                credentials.OPERATOR_TOKEN_PREFIX,
+                credentials.APP_KEY_PREFIX,
+                IMPERSONATION_TOKEN_PREFIX,
+            )
         )
         if name.lower() in _CREDENTIAL_PARAMS or looks_like_secret:
             raise bad_request(
@@ -85,6 +90,14 @@ async def _authenticate(
         raise auth.unauthenticated(
             "Send your session token in the handshake: `Authorization: Bearer <token>` "
             "(log in at /v1/auth/login)."
+        )
+    if token.startswith(IMPERSONATION_TOKEN_PREFIX):
+        raise Problem(
+            403,
+            "impersonation-token-refused",
+            "Impersonation tokens are refused here",
+            "An impersonation token is for the AI app's backend (after introspection); the "
+            "stream is for operators' consoles: use your own session token.",
         )
     if token.startswith(credentials.APP_KEY_PREFIX):
         raise Problem(

@@ -27,6 +27,8 @@ from opsconsole.wire.users import (
     USER_ID_PATTERN,
     BulkResult,
     BulkUserAction,
+    UserBatch,
+    UserBatchResult,
     UserExport,
     UserPublic,
     UserStatus,
@@ -67,6 +69,29 @@ def upsert_user(
     )
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return service.user_public(user)
+
+
+@router.put("")
+def upsert_users(
+    *, body: UserBatch, session: WriteSessionDep, actor: ActorDep, now: NowDep
+) -> UserBatchResult:
+    """Register or update up to 1000 users in one transaction; for the app's backend.
+
+    Each user is handled as `PUT /v1/users/{id}` would, with one audit row per user created
+    or changed; a bad entry (unknown tier, erased user) refuses the whole batch.
+    """
+    outcome = service.upsert_users(
+        session=session,
+        users=[
+            (item.id, item.model_dump(include=item.model_fields_set - {"id"}))
+            for item in body.users
+        ],
+        actor=actor,
+        now=now,
+    )
+    return UserBatchResult(
+        created=outcome.created, updated=outcome.updated, unchanged=outcome.unchanged
+    )
 
 
 @router.get("")

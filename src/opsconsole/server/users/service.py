@@ -8,6 +8,7 @@ audit log outlives an erasure, personal data must not.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -108,8 +109,68 @@ def upsert_user(
     """
     if fields.get("tier") is not None:
         check_tier(session=session, tier=fields["tier"])
-    fields = {key: value for key, value in fields.items() if key != "tier" or value is not None}
     user = session.scalar(select(User).where(User.id == user_id))
+    user, outcome = _upsert(session, user_id, user, fields=fields, actor=actor, now=now)
+    return user, outcome == "created"
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    created: int
+    updated: int
+    unchanged: int
+
+
+def upsert_users(
+    *,
+    session: Session,
+    users: Sequence[tuple[str, dict[str, Any]]],
+    actor: Actor,
+    now: datetime,
+) -> BatchOutcome:
+    """Register or update many users at once, each exactly as `upsert_user` would.
+
+    One audit row per user who was created or changed, as with single upserts: the audit
+    log is read per user (a user's history, the GDPR export) and a user's row is what tells
+    the gate to reload them. All or nothing: an unknown tier or an erased user refuses the
+    whole batch.
+
+    Args:
+        users: (user id, fields sent) pairs with distinct ids.
+    """
+    for tier in sorted({f["tier"] for _, f in users if f.get("tier") is not None}):
+        check_tier(session=session, tier=tier)
+    ids = [user_id for user_id, _ in users]
+    existing = {user.id: user for user in session.scalars(select(User).where(User.id.in_(ids)))}
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    for user_id, fields in users:
+        _, outcome = _upsert(
+            session,
+            user_id,
+            existing.get(user_id),
+            fields=fields,
+            actor=actor,
+            now=now,
+            flush=False,
+        )
+        counts[outcome] += 1
+    _flush_new(session, "one of these users")
+    return BatchOutcome(**counts)
+
+
+def _upsert(
+    session: Session,
+    user_id: str,
+    user: User | None,
+    *,
+    fields: dict[str, Any],
+    actor: Actor,
+    now: datetime,
+    flush: bool = True,
+) -> tuple[User, str]:
+    """Create ``user_id`` (when ``user`` is None) or apply ``fields`` to ``user``, with its
+    audit row; returns the user and "created", "updated" or "unchanged"."""
+    fields = {key: value for key, value in fields.items() if key != "tier" or value is not None}
     if user is None:
         user = User(
             id=user_id,
@@ -123,13 +184,8 @@ def upsert_user(
         )
         user.search_text = search_text(user_id, user.email, user.name)
         session.add(user)
-        try:
-            session.flush()
-        except IntegrityError as error:
-            # Two PUTs for one new id at once (PostgreSQL; SQLite serialises writers).
-            raise conflict(
-                f"User {user_id!r} was registered by a concurrent request; retry the PUT."
-            ) from error
+        if flush:
+            _flush_new(session, repr(user_id))
         record(
             session=session,
             actor=actor,
@@ -138,7 +194,7 @@ def upsert_user(
             at=now,
             after={"tier": user.tier, "status": user.status, "set": _personal_set(user)},
         )
-        return user, True
+        return user, "created"
     _changeable(user)
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
@@ -151,21 +207,32 @@ def upsert_user(
         else:
             before[key], after[key] = getattr(user, key), value
         setattr(user, key, value)
-    if before or changed_personal:
-        user.search_text = search_text(user.id, user.email, user.name)
-        user.updated_at = now
-        if changed_personal:
-            after["changed"] = sorted(changed_personal)
-        record(
-            session=session,
-            actor=actor,
-            action="users.update",
-            target=target(user_id),
-            at=now,
-            before=before or None,
-            after=after,
-        )
-    return user, False
+    if not (before or changed_personal):
+        return user, "unchanged"
+    user.search_text = search_text(user.id, user.email, user.name)
+    user.updated_at = now
+    if changed_personal:
+        after["changed"] = sorted(changed_personal)
+    record(
+        session=session,
+        actor=actor,
+        action="users.update",
+        target=target(user_id),
+        at=now,
+        before=before or None,
+        after=after,
+    )
+    return user, "updated"
+
+
+def _flush_new(session: Session, who: str) -> None:
+    try:
+        session.flush()
+    except IntegrityError as error:
+        # Two requests registering one new id at once (PostgreSQL; SQLite serialises writers).
+        raise conflict(
+            f"User {who} was registered by a concurrent request; retry the request."
+        ) from error
 
 
 def _personal_set(user: User) -> list[str]:

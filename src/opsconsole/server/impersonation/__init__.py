@@ -1,0 +1,1 @@
+"""Impersonation: time-limited, audited tokens that let an operator see the app as one user."""
