@@ -71,7 +71,7 @@ FEATURES: dict[str, FeatureProfile] = {
 DEFAULT_FEATURE = FeatureProfile(input_median=1000, output_median=400)
 
 # (median ms, p95 ms, error rate, timeout rate). Failure rates stay well below the breaker's
-# default 5% over 20 reports, so breakers open for outages, not for background noise.
+# default 5% over the last 100 reports, so breakers open for outages, not for background noise.
 _BEHAVIOUR: dict[str, tuple[float, float, float, float]] = {
     "gemini-flash": (450, 1_200, 0.004, 0.001),
     "gpt-4o-mini": (700, 1_800, 0.004, 0.001),

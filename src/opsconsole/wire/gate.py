@@ -124,7 +124,7 @@ class BreakerState(StrEnum):
 
 
 class BreakerSettings(WireModel):
-    window: int = Field(default=20, ge=1, le=10_000, description="last N reports considered")
+    window: int = Field(default=100, ge=1, le=10_000, description="last N reports considered")
     min_requests: int = Field(default=10, ge=1, le=10_000)
     error_rate: float = Field(default=0.05, gt=0, le=1)
     timeout_rate: float = Field(default=0.05, gt=0, le=1)
