@@ -9,7 +9,7 @@ DEMO_USER ?= demo
 DEMO_PASSWORD ?= demo-password-123
 DEMO_ARGS ?=
 
-.PHONY: venv demo serve test lint clean package
+.PHONY: venv demo serve test test-package lint clean package
 
 venv: $(VENV)/.installed
 
@@ -32,8 +32,12 @@ serve: venv
 	@echo "log in as $(DEMO_USER) / $(DEMO_PASSWORD); certificate: $(DEMO_DIR)/tls-cert.pem"
 	$(BIN)/opsconsole serve --tls self-signed --data-dir $(DEMO_DIR)
 
+# The bundle test (minutes) runs in `make test-package`, after `make package`.
 test: venv
-	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto -m "not package" $(PYTEST_ARGS)
+
+test-package: package
+	$(BIN)/python -m pytest -p no:xdist -m package tests/packaging $(PYTEST_ARGS)
 
 # The console as a one-folder application in dist/opsconsole/ (see packaging/README.md).
 package: venv $(VENV)/.package-installed

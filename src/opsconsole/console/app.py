@@ -15,14 +15,21 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING
 
+from opsconsole.console import shortcuts
+from opsconsole.console.about import AboutDialog, copy_diagnostics
 from opsconsole.console.connection import ConnectionState, ConnectionStatus
 from opsconsole.console.layout import LAYOUT_VERSION, LayoutStore, PaneStates
 from opsconsole.console.panes.alerts import AlertsPane
+from opsconsole.console.panes.audit import AuditPane
 from opsconsole.console.panes.base import Pane, ServerClock, spawn
+from opsconsole.console.panes.business import BusinessPane
 from opsconsole.console.panes.charts import RANGES, ChartsPane
 from opsconsole.console.panes.controls import ControlsPane
 from opsconsole.console.panes.headline import HeadlinePane
 from opsconsole.console.panes.providers import ProvidersPane
+from opsconsole.console.panes.tickets import TicketsPane
+from opsconsole.console.panes.users import UsersPane
+from opsconsole.console.progress import ProgressHost
 from opsconsole.console.qt import (
     QAction,
     QByteArray,
@@ -54,6 +61,10 @@ PANE_TYPES: tuple[type[Pane], ...] = (
     ControlsPane,
     ProvidersPane,
     AlertsPane,
+    UsersPane,
+    TicketsPane,
+    AuditPane,
+    BusinessPane,
 )
 
 
@@ -90,18 +101,36 @@ class MainWindow(QMainWindow):
             | QMainWindow.DockOption.AllowTabbedDocks
         )
 
+        self.about_dialog: AboutDialog | None = None
         self._build_top()
         self._build_status_bar()
+        # Long calls (chart history, exports) show progress and Cancel in the status bar.
+        self.progress = ProgressHost(self, self.statusBar())
         self.panes: dict[str, Pane] = {}
         self.docks: dict[str, QDockWidget] = {}
         for pane_type in PANE_TYPES:
             pane = pane_type(connection, self.clock)
             self._add_dock(pane)
             pane.notified.connect(self.notify)
+        users = self.panes.get("users")
+        top = self.menuWidget()
+        top_layout = top.layout() if top is not None else None
+        if isinstance(users, UsersPane) and top_layout is not None:
+            # Above every dock, like the band: no arrangement may hide an impersonation.
+            top_layout.addWidget(users.banner)
+        tickets = self.panes.get("tickets")
+        if isinstance(tickets, TicketsPane) and isinstance(users, UsersPane):
+            # "Open user" beside a ticket: the users pane, with its actions, on that user.
+            def open_user(user_id: str, users: UsersPane = users) -> None:
+                self._focus("users")
+                users.open_user(user_id)
+
+            tickets.set_user_opener(open_user)
         self._arrange_default()
         self._default_state: QByteArray = self.saveState(LAYOUT_VERSION)
         self._default_panes: PaneStates = {k: p.save_state() for k, p in self.panes.items()}
         self._build_menus()
+        shortcuts.install(self)  # quick search, shortcuts help, theme, full screen
 
         saved = self.layout_store.restore(self)
         if saved:
@@ -151,6 +180,23 @@ class MainWindow(QMainWindow):
 
     def pane(self, name: str) -> Pane:
         return self.panes[name]
+
+    def show_about(self) -> AboutDialog:
+        """Help > About: one dialog, raised again when asked twice."""
+        if self.about_dialog is None:
+            self.about_dialog = AboutDialog(self.connection, self)
+        else:
+            self.about_dialog.refresh_server_version()
+        self.about_dialog.show()
+        self.about_dialog.raise_()
+        return self.about_dialog
+
+    def copy_diagnostics(self) -> str:
+        """Help > Copy diagnostics (no secrets), with the server's version once known."""
+        known = self.about_dialog.server_version if self.about_dialog is not None else None
+        text = copy_diagnostics(self.connection, server_version=known)
+        self.statusBar().showMessage("Diagnostics copied to the clipboard.", NOTIFICATION_MS)
+        return text
 
     # --- building ---------------------------------------------------------------------------
 
@@ -249,24 +295,33 @@ class MainWindow(QMainWindow):
         self.resizeDocks(
             [d["headline"], d["charts"], d["alerts"]], [110, 600, 200], Qt.Orientation.Vertical
         )
+        if "users" in d:  # support staff's room: a tab beside the charts
+            self.tabifyDockWidget(d["charts"], d["users"])
+            d["charts"].raise_()
+        for name in ("tickets", "audit", "business"):  # work queues: tabs beside the charts
+            if name in d:
+                self.tabifyDockWidget(d["charts"], d[name])
+                d["charts"].raise_()
 
     def _build_menus(self) -> None:
         file_menu = self.menu_bar.addMenu("&File")
-        self.reload_action = self._action("&Reload", "F5", self.reload)
+        self.reload_action = self._action("&Reload", shortcuts.RELOAD.keys[0], self.reload)
         file_menu.addAction(self.reload_action)
         file_menu.addSeparator()
-        file_menu.addAction(self._action("&Quit", QKeySequence.StandardKey.Quit, self.close))
+        file_menu.addAction(self._action("&Quit", shortcuts.QUIT.keys[0], self.close))
 
         view = self.menu_bar.addMenu("&View")
         self.view_menu = view
         for i, (name, dock) in enumerate(self.docks.items(), start=1):
             toggle = dock.toggleViewAction()
             toggle.setObjectName(f"toggle_{name}")
-            toggle.setShortcut(QKeySequence(f"Ctrl+{i}"))
+            toggle.setShortcut(QKeySequence(shortcuts.pane_toggle(i)))
             view.addAction(toggle)
         view.addSeparator()
-        view.addAction(self._action("Show &all panes", "Ctrl+Shift+A", self._show_all))
-        self.reset_action = self._action("Reset &layout", "Ctrl+Shift+0", self.reset_layout)
+        view.addAction(self._action("Show &all panes", shortcuts.SHOW_ALL.keys[0], self._show_all))
+        self.reset_action = self._action(
+            "Reset &layout", shortcuts.RESET_LAYOUT.keys[0], self.reset_layout
+        )
         self.reset_action.setObjectName("resetLayout")
         view.addAction(self.reset_action)
 
@@ -277,14 +332,26 @@ class MainWindow(QMainWindow):
             range_menu.addAction(
                 self._action(
                     f"Last {rng.label}",
-                    f"Alt+{i}",
+                    shortcuts.chart_range(i),
                     partial(charts.range_combo.setCurrentText, rng.label),
                 )
             )
         controls = self.menu_bar.addMenu("&Emergency")
         controls.addAction(
-            self._action("Show emergency &controls", "Ctrl+E", lambda: self._focus("controls"))
+            self._action(
+                "Show emergency &controls",
+                shortcuts.EMERGENCY_CONTROLS.keys[0],
+                lambda: self._focus("controls"),
+            )
         )
+        # Help (C4): About and "copy diagnostics"; other Help entries go in this menu too.
+        self.help_menu = self.menu_bar.addMenu("&Help")
+        self.about_action = self._action("&About opsconsole", "", self.show_about)
+        self.about_action.setObjectName("about")
+        self.help_menu.addAction(self.about_action)
+        self.diagnostics_action = self._action("Copy &diagnostics", "", self.copy_diagnostics)
+        self.diagnostics_action.setObjectName("copyDiagnostics")
+        self.help_menu.addAction(self.diagnostics_action)
 
     def _action(
         self, text: str, shortcut: str | QKeySequence.StandardKey, slot: Callable[[], object]

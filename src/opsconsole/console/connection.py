@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -852,6 +853,105 @@ class Connection(QObject):
         future = self._cache_pool.submit(function, *args)
         future.add_done_callback(_log_failure)
         self._data_as_of = datetime.now(UTC)
+
+    # --- users (C1) -----------------------------------------------------------------------
+
+    async def search_users(self, params: dict[str, Any]) -> Page[UserPublic]:
+        """One page of ``GET /v1/users`` for search-as-you-type.
+
+        Unlike :meth:`get`, a page is not written to the cache before it is shown (every
+        keystroke would wait on disk); only the users the operator opens are kept. Offline,
+        the users viewed before are searched locally.
+        """
+        if self._online:
+            try:
+                response = await self._call("GET", "/v1/users", params=params)
+            except NETWORK_ERRORS as error:
+                self._went_offline(_why(error))
+            else:
+                return Page[UserPublic].model_validate(response.json())
+        if params.get("cursor"):
+            return Page[UserPublic](items=[])
+        users = await self._in_cache(self.cache.users)
+        fragment = str(params.get("q") or "").lower()
+        found = [
+            user
+            for user in users
+            if fragment in f"{user.id} {user.email or ''} {user.name or ''}".lower()
+            and params.get("tier") in (None, user.tier)
+            and params.get("status") in (None, user.status)
+        ]
+        return Page[UserPublic](items=found)
+
+    # --- work queues (C2) -----------------------------------------------------------------
+
+    async def download(
+        self,
+        path: str,
+        dest: Path,
+        *,
+        params: dict[str, Any] | None = None,
+        on_line: Callable[[str], None] | None = None,
+    ) -> int:
+        """Stream a long answer (an audit export) into ``dest`` line by line; bytes written.
+
+        The lines go to ``<dest>.part`` and the file takes its name only when complete, so a
+        cancelled (task cancelled) or failed download leaves no half file under that name.
+        ``on_line`` sees each line as it arrives (for progress). Online only.
+        """
+        if not self._online:
+            raise OfflineError("The server cannot be reached: nothing was downloaded.")
+        if self.profile.tls and self._ssl is None:
+            await self._ensure_trust()
+        loop = asyncio.get_running_loop()
+        part = dest.with_name(dest.name + ".part")
+        written = 0
+        try:
+            with part.open("wb") as out:
+                async with self._client().stream(
+                    "GET", path, params=params, timeout=httpx.Timeout(self._timeout, read=None)
+                ) as response:
+                    if not response.is_success:
+                        await response.aread()
+                        raise ApiError.from_response(response)
+                    buffer: list[bytes] = []
+                    size = 0
+                    pending = b""  # a line not complete yet (for on_line only)
+                    async for chunk in response.aiter_bytes():
+                        # Written as sent (CSV keeps its CRLF), in chunks, off the loop.
+                        buffer.append(chunk)
+                        size += len(chunk)
+                        if on_line is not None:
+                            *lines, pending = (pending + chunk).split(b"\n")
+                            for line in lines:
+                                on_line(line.decode("utf-8", "replace").rstrip("\r"))
+                        if size >= 256 * 1024:
+                            await loop.run_in_executor(None, out.write, b"".join(buffer))
+                            written, buffer, size = written + size, [], 0
+                    await loop.run_in_executor(None, out.write, b"".join(buffer))
+                    written += size
+                    if on_line is not None and pending:
+                        on_line(pending.decode("utf-8", "replace").rstrip("\r"))
+            part.replace(dest)
+        except NETWORK_ERRORS as error:
+            part.unlink(missing_ok=True)
+            raise OfflineError(f"The download failed: {_why(error)}") from error
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
+        return written
+
+    # --- about (C4) -----------------------------------------------------------------------
+
+    async def server_version(self) -> str:
+        """The control plane's version, from ``GET /healthz``. Online only."""
+        if not self._online:
+            raise OfflineError("The server cannot be reached: its version is not known.")
+        try:
+            response = await self._call("GET", "/healthz")
+        except NETWORK_ERRORS as error:
+            raise OfflineError(f"The server did not answer: {_why(error)}") from error
+        return str(response.json().get("version") or "unknown")
 
 
 def _log_failure(future: Future[Any]) -> None:

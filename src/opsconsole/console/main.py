@@ -11,10 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import sys
 import time
 from dataclasses import dataclass
+from typing import Any
 
+import opsconsole
+from opsconsole.console import logs
 from opsconsole.console.app import MainWindow
 from opsconsole.console.cache import Cache
 from opsconsole.console.connection import Connection, ConnectionState, ConnectionStatus
@@ -34,10 +38,12 @@ from opsconsole.console.settings import (
     RECONNECT_BASE_S,
     RECONNECT_CAP_S,
     REQUEST_TIMEOUT_S,
+    WALL_PAGE_S,
     ConsoleSettings,
 )
 from opsconsole.console.tokens import TokenStore
 from opsconsole.console.trust import PeerCertificate
+from opsconsole.console.wall import WallWindow
 
 log = logging.getLogger("opsconsole.console")
 
@@ -60,9 +66,15 @@ def run(
     offline: bool = False,
     auto_login: AutoLogin | None = None,
     tokens: TokenStore | None = None,
+    wall: bool = False,
 ) -> int:
-    """Open the console for ``profile`` and run until its window is closed."""
+    """Open the console for ``profile`` and run until its window is closed.
+
+    ``wall`` opens the full-screen wall display (wall.py) instead of the main window.
+    """
     started = time.perf_counter()
+    log_file = logs.setup()
+    log.info("opsconsole %s console starting; log file %s", opsconsole.__version__, log_file)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName("opsconsole")
@@ -81,6 +93,7 @@ def run(
                         auto_login=auto_login,
                         tokens=tokens or TokenStore(),
                         started=started,
+                        wall=wall,
                     )
                 )
             )
@@ -97,6 +110,7 @@ async def _session(
     auto_login: AutoLogin | None,
     tokens: TokenStore,
     started: float,
+    wall: bool = False,
 ) -> int:
     store = ProfileStore(settings)
     store.remember(profile)
@@ -113,7 +127,11 @@ async def _session(
         backoff_cap_s=settings.get(RECONNECT_CAP_S),
         request_timeout_s=settings.get(REQUEST_TIMEOUT_S),
     )
-    window = MainWindow(connection, settings=settings)
+    window: QWidget
+    if wall:
+        window = WallWindow(connection, page_s=settings.get(WALL_PAGE_S))
+    else:
+        window = MainWindow(connection, settings=settings)
     closed = asyncio.Event()
     window.destroyed.connect(closed.set)
     app.lastWindowClosed.connect(closed.set)
@@ -127,8 +145,12 @@ async def _session(
     relogin = _Relogin(connection, window)
     connection.status_changed.connect(relogin.on_status_changed)
 
-    window.show()
+    if wall:
+        window.showFullScreen()
+    else:
+        window.show()
     QTimer.singleShot(0, lambda: _first_frame(started, closed))
+    previous_sigterm = _close_on_sigterm(window)
     notice = tokens.take_warning()
     if notice and not offline:
         QMessageBox.information(window, "Session token kept in memory", notice)
@@ -140,8 +162,25 @@ async def _session(
     try:
         await closed.wait()
     finally:
+        if previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, previous_sigterm)
         await connection.close()
+    log.info("console closed")
     return 0
+
+
+def _close_on_sigterm(window: QWidget) -> Any:
+    """SIGTERM (a session logout, a service manager) closes the window as the operator would:
+    the layout is saved and the connection closed. Returns the handler it replaced.
+
+    Python runs the handler when Qt next calls into it (the window's 1 s status tick at
+    the latest), so the close happens on the loop, not inside Qt's own code.
+    """
+    loop = asyncio.get_running_loop()
+    try:
+        return signal.signal(signal.SIGTERM, lambda *_: loop.call_soon_threadsafe(window.close))
+    except ValueError:  # not the main thread (an embedding test): leave signals alone
+        return None
 
 
 class _Relogin:

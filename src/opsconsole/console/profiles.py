@@ -32,6 +32,9 @@ class Profile:
         colour: a QColor name (``#c62828``, ``red``) for the title band.
         pinned_pem: the certificate the operator confirmed, PEM; the only one trusted.
         username: the operator who logged in last, to prefill the login dialog.
+        impersonation_url: the AI app's page that accepts an impersonation token, with
+            ``{token}`` where it goes (``https://app.example.com/?impersonate={token}``);
+            empty when the app has none.
     """
 
     name: str
@@ -39,6 +42,7 @@ class Profile:
     colour: str = FALLBACK_COLOUR
     pinned_pem: str | None = None
     username: str = ""
+    impersonation_url: str = ""
 
     @property
     def host(self) -> str:
@@ -96,6 +100,7 @@ class ProfileStore:
             colour=str(self._q.value(prefix + "colour", default_colour(name))),
             pinned_pem=str(pem) if pem else None,
             username=str(self._q.value(prefix + "username", "")),
+            impersonation_url=str(self._q.value(prefix + "impersonation_url", "")),
         )
 
     def all(self) -> list[Profile]:
@@ -107,6 +112,10 @@ class ProfileStore:
         self._q.setValue(prefix + "url", profile.url)
         self._q.setValue(prefix + "colour", profile.colour)
         self._q.setValue(prefix + "username", profile.username)
+        if profile.impersonation_url:
+            self._q.setValue(prefix + "impersonation_url", profile.impersonation_url)
+        else:
+            self._q.remove(prefix + "impersonation_url")
         if profile.pinned_pem:
             self._q.setValue(prefix + "pinned_pem", profile.pinned_pem)
         else:

@@ -70,6 +70,10 @@ RECONNECT_CAP_S = Setting(
 )
 REQUEST_TIMEOUT_S = Setting("connection/request_timeout_s", float, 10.0, "REST request timeout")
 LAST_PROFILE = Setting("profiles/last", str, "", "the profile opened last time")
+THEME = Setting(
+    "appearance/theme", str, "system", "light, dark, or system (follow the desktop's scheme)"
+)
+WALL_PAGE_S = Setting("wall/page_s", float, 20.0, "seconds each wall-display page stays up")
 
 ALL_SETTINGS: tuple[Setting[Any], ...] = (
     CACHE_RETENTION_DAYS,
@@ -77,6 +81,8 @@ ALL_SETTINGS: tuple[Setting[Any], ...] = (
     RECONNECT_CAP_S,
     REQUEST_TIMEOUT_S,
     LAST_PROFILE,
+    THEME,
+    WALL_PAGE_S,
 )
 
 

@@ -29,7 +29,17 @@ def test_the_window_names_the_profile_and_loads_every_pane(console: Console, qtb
     assert window.profile.colour in window.band.styleSheet()
     assert window.status_label.text() == "Connected"
     assert not window.offline_marker.isVisible()
-    assert set(window.docks) == {"headline", "charts", "controls", "providers", "alerts"}
+    assert set(window.docks) == {
+        "headline",
+        "charts",
+        "controls",
+        "providers",
+        "alerts",
+        "users",
+        "tickets",
+        "audit",
+        "business",
+    }
     for name, dock in window.docks.items():
         assert dock.objectName() == f"dock_{name}"
         assert dock.isVisible()

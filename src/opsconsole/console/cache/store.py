@@ -311,6 +311,22 @@ class Cache:
     def users(self) -> list[UserPublic]:
         return self._all("user", UserPublic)
 
+    def forget_user(self, user_id: str) -> None:
+        """Drop what is cached about an erased user (the user and the answers about them)."""
+        prefix = f"/v1/users/{user_id}"
+        with self._writing() as session:
+            session.execute(
+                delete(Document).where(Document.kind == "user", Document.key == user_id)
+            )
+            session.execute(
+                delete(Document).where(
+                    Document.kind == "get",
+                    (Document.key == prefix)
+                    | Document.key.startswith(prefix + "/")
+                    | Document.key.startswith(prefix + "?"),
+                )
+            )
+
     def put_model(self, kind: str, key: str, model: BaseModel) -> None:
         """Anything else the operator viewed, by kind and key (generic reads and writes)."""
         with self._writing() as session:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from opsconsole.console import progress
 from opsconsole.console.panes.base import Pane, ServerClock, log, spawn
 from opsconsole.console.qt import (
     QComboBox,
@@ -458,6 +459,9 @@ class ChartsPane(Pane):
         if self._load_task is not None and not self._load_task.done():
             self._load_task.cancel()
         self._load_task = spawn(self._load_history_logged())
+        # A month of history can take a while: the status bar offers Cancel after 300 ms.
+        call = progress.track(self, f"Loading {self.range.label} of charts", self._load_task)
+        call.cancelled.connect(self._on_history_cancelled)
 
     async def _load_history_logged(self) -> None:
         try:
@@ -466,6 +470,13 @@ class ChartsPane(Pane):
             log.warning("chart history: %s", exc)
             self.status.setText(f"history unavailable: {exc}")
             self._history_loaded = True
+
+    def _on_history_cancelled(self) -> None:
+        # Live points still arrive: draw them on the empty charts rather than nothing.
+        self.status.setText("history load cancelled: live data only")
+        self._history_loaded = True
+        self._replay_live()
+        self.refresh()
 
     def _on_range_combo_changed(self, _index: int) -> None:
         label = self.range_combo.currentData()

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from opsconsole.console.qt import QFrame, QLabel, QSizePolicy, Qt, QVBoxLayout, QWidget
+from opsconsole.console.qt import (
+    QApplication,
+    QFrame,
+    QLabel,
+    QPalette,
+    QSizePolicy,
+    Qt,
+    QVBoxLayout,
+    QWidget,
+)
 
 
 class TileState(StrEnum):
@@ -20,6 +29,12 @@ _STYLE = {
     TileState.OK: ("#e9f7ef", "#7cc49a"),
     TileState.WARNING: ("#fff6e0", "#e0a800"),
     TileState.BAD: ("#fdecea", "#d9534f"),
+}
+_STYLE_DARK = {
+    TileState.NEUTRAL: ("#2d333b", "#444c56"),
+    TileState.OK: ("#1b3326", "#347d4f"),
+    TileState.WARNING: ("#3b2f12", "#b08800"),
+    TileState.BAD: ("#3d1e1e", "#c9453f"),
 }
 
 
@@ -64,9 +79,16 @@ class Tile(QFrame):
             self._apply_style()
 
     def _apply_style(self) -> None:
-        background, border = _STYLE[self.state]
+        # The dark theme (themes.py) gets its own tile colours: it is told by the palette.
+        dark = QApplication.palette().color(QPalette.ColorRole.Window).lightness() < 128
+        background, border = (_STYLE_DARK if dark else _STYLE)[self.state]
+        text = "#e6edf3" if dark else "#1f2328"
         self.setStyleSheet(
             f"QFrame#{self.objectName()} {{ background: {background}; "
             f"border: 1px solid {border}; border-radius: 6px; }}"
-            f"QLabel {{ color: #1f2328; background: transparent; border: none; }}"
+            f"QLabel {{ color: {text}; background: transparent; border: none; }}"
         )
+
+    def apply_theme(self, _dark: bool) -> None:
+        """Called by themes.py on a light/dark switch (the tile draws its own colours)."""
+        self._apply_style()
