@@ -171,3 +171,28 @@ def test_a_replica_started_later_finds_the_open_breaker(
     ) as third:
         breaker = third.app.state.gate.gate.providers["gpt-4o"].breaker
         assert breaker.state.value == "open"
+
+
+def test_a_console_on_the_other_replica_sees_the_switch_change(
+    replicas: tuple[LiveServer, LiveServer],
+) -> None:
+    import asyncio
+
+    from tests.server.stream.console import console
+
+    first, second = replicas
+    oncall = first.operator("olga", Role.ONCALL)
+    first.step_up(oncall)
+    watcher = second.login("olga")  # the same operator, on the other replica's stream
+
+    async def scenario() -> None:
+        async with console(second.url, watcher) as screen:
+            body = {"value": True, "reason": "provider incident 7"}
+            changed = await asyncio.to_thread(oncall.put, "/v1/controls/fallback_only", json=body)
+            assert changed.status_code == 200, changed.text
+            message = await screen.expect("switch", timeout=2.0)
+            assert message.data.switch.name == SwitchName.FALLBACK_ONLY
+            assert message.data.actor == "olga"
+            assert message.data.reason == "provider incident 7"
+
+    asyncio.run(scenario())

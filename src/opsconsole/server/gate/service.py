@@ -109,6 +109,8 @@ class GateRuntime:
         self.writer = GroupCommitWriter(db)
         self.users: dict[str, UserEntry] = {}
         self.observers: list[GateObserver] = []
+        # Told of switch changes made on another replica (the stream shows them to consoles).
+        self.remote_switch_listeners: list[Callable[[SwitchState], None]] = []
         db.on_commit(self._on_commit)
 
     # --- loading --------------------------------------------------------------------------
@@ -359,6 +361,8 @@ class GateRuntime:
         if kind == "switch":
             state = switch_from(message)
             self.gate.switches[state.name] = state
+            for listener in self.remote_switch_listeners:
+                listener(state)
         elif kind == "breaker":
             self._adopt_breaker(message)
         elif kind == "users":

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from opsconsole.server.clock import Clock
 from opsconsole.server.db import Database
+from opsconsole.server.gate.events import SwitchChanged
 from opsconsole.server.settings import Settings
 from opsconsole.server.stream import routes
 from opsconsole.server.stream.hub import StreamHub
@@ -38,6 +39,10 @@ class StreamRuntime:
         app.state.stream = self.hub
         app.state.stream_sessions = self.watch
         connect_runtime_producers(self.hub, app.state.metrics, app.state.alerts)
+        # A switch flipped through another replica reaches this replica's consoles too.
+        app.state.gate.remote_switch_listeners.append(
+            lambda state: self.notices([SwitchChanged(state)])
+        )
         # A plain Starlette route: the app-wide `authorize` dependency is written for HTTP
         # requests; the handshake is authenticated in `routes.stream` against STREAM_ACCESS.
         app.router.add_websocket_route(routes.PATH, routes.stream)
