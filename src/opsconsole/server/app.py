@@ -18,6 +18,7 @@ import opsconsole
 from opsconsole.server import migrate
 from opsconsole.server.alerts import routes as alerts_routes
 from opsconsole.server.alerts.inputs import LiveFigures
+from opsconsole.server.alerts.leader import RedisLease
 from opsconsole.server.alerts.runtime import AlertsRuntime
 from opsconsole.server.audit.routes import router as audit_router
 from opsconsole.server.auth.app_keys import router as app_keys_router
@@ -36,6 +37,7 @@ from opsconsole.server.errors import (
 from opsconsole.server.gate import routes as gate_routes
 from opsconsole.server.gate.factory import build_gate
 from opsconsole.server.gate.fastpath import GateFastPath
+from opsconsole.server.gate.redis_counters import RedisCounters
 from opsconsole.server.impersonation.routes import router as impersonation_router
 from opsconsole.server.limits import BodySizeLimit
 from opsconsole.server.metrics import routes as metrics_routes
@@ -120,6 +122,12 @@ def create_app(
         db=database, gate=gate.gate, clock=the_clock, settings=settings, live=lambda: _live(app)
     )
     app.state.alerts = alerts
+    if isinstance(gate.gate.counters, RedisCounters):
+        alerts.lease = RedisLease(
+            gate.gate.counters.redis,
+            f"{settings.redis_prefix}alerts-leader",
+            ttl_s=max(15.0, 3 * settings.alerts_interval_s),
+        )
     app.state.app_key_cache = {}
     registry = CollectorRegistry()
     app.state.registry = registry

@@ -196,3 +196,16 @@ def test_a_console_on_the_other_replica_sees_the_switch_change(
             assert message.data.reason == "provider incident 7"
 
     asyncio.run(scenario())
+
+
+def test_one_replica_at_a_time_evaluates_alerts(replicas: tuple[LiveServer, LiveServer]) -> None:
+    first, second = replicas
+    a, b = first.app.state.alerts.lease, second.app.state.alerts.lease
+    assert a is not None and b is not None
+    holders = [lease.hold() for lease in (a, b, a, b)]
+    assert holders in ([True, False, True, False], [False, True, False, True])
+    # The holder stops (shutdown releases it): the other takes over at its next round.
+    current, other = (a, b) if holders[0] else (b, a)
+    current.release()
+    assert other.hold()
+    assert not current.hold()

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from opsconsole.server.alerts import automations, lifecycle, service
 from opsconsole.server.alerts.inputs import Gatherer, LiveFigures
+from opsconsole.server.alerts.leader import RedisLease
 from opsconsole.server.alerts.models import AlertRow, AlertRuleRow
 from opsconsole.server.alerts.notify import WebhookNotifier, message
 from opsconsole.server.alerts.rules import findings
@@ -59,6 +60,8 @@ class AlertsRuntime:
             timeout_s=settings.alerts_webhook_timeout_s,
         )
         self._listeners: list[Listener] = []
+        # With several replicas (Redis), only the holder of this lease evaluates.
+        self.lease: RedisLease | None = None
         # One round at a time: the background loop and a test's explicit call may overlap.
         self._lock = threading.Lock()
         service.ensure_default_rules(db)
@@ -84,12 +87,19 @@ class AlertsRuntime:
         while True:
             await asyncio.sleep(self.interval_s)
             try:
+                if self.lease is not None and not await asyncio.to_thread(self.lease.hold):
+                    continue  # another replica evaluates
                 await asyncio.to_thread(self.evaluate)
             except Exception:  # keep evaluating; the database may answer next round
                 log.exception("alert evaluation failed")
 
     def close(self) -> None:
         self.notifier.close()
+        if self.lease is not None:
+            try:
+                self.lease.release()
+            except Exception:  # Redis gone: the lease expires by itself
+                log.warning("could not release the alert evaluation lease", exc_info=True)
 
     # --- one round ------------------------------------------------------------------------
 
