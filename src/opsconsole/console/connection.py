@@ -68,6 +68,8 @@ from opsconsole.wire.users import UserPublic
 log = logging.getLogger("opsconsole.console.connection")
 
 T = TypeVar("T")
+# A request gets this many times the request timeout in all before it is abandoned.
+HARD_DEADLINE_FACTOR = 1.5
 
 # Transport failures that mean "the server cannot be reached right now".
 NETWORK_ERRORS: tuple[type[BaseException], ...] = (
@@ -771,6 +773,20 @@ class Connection(QObject):
         if self._http is not None:
             self._http.headers["Authorization"] = f"Bearer {token}"
 
+    async def _request(
+        self, method: str, path: str, *, json: Any, params: dict[str, Any] | None
+    ) -> httpx.Response:
+        """One HTTP exchange with a hard deadline on top of httpx's own timeouts: a request
+        stuck where those do not reach (seen under heavy load with several requests in
+        flight) fails with a clear error instead of leaving the pane waiting for ever."""
+        try:
+            async with asyncio.timeout(self._timeout * HARD_DEADLINE_FACTOR):
+                return await self._client().request(method, path, json=json, params=params)
+        except TimeoutError:
+            raise httpx.ReadTimeout(
+                f"{method} {path}: no answer within {self._timeout * HARD_DEADLINE_FACTOR:g} s"
+            ) from None
+
     async def _call(
         self,
         method: str,
@@ -783,13 +799,13 @@ class Connection(QObject):
         """One request; 4xx/5xx become ApiError, a 401 also ends the session."""
         if self.profile.tls and self._ssl is None:
             await self._ensure_trust()
-        response = await self._client().request(method, path, json=json, params=params)
+        response = await self._request(method, path, json=json, params=params)
         if response.is_success:
             return response
         error = ApiError.from_response(response)
         if step_up and error.status == 403 and error.kind == "step-up-required":
             await self._step_up(error.detail)
-            response = await self._client().request(method, path, json=json, params=params)
+            response = await self._request(method, path, json=json, params=params)
             if response.is_success:
                 return response
             error = ApiError.from_response(response)

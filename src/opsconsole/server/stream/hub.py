@@ -171,6 +171,8 @@ class StreamHub:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._heartbeat: asyncio.Task[None] | None = None
+        # Set once the server is stopping: consoles that still connect are told at once.
+        self._goodbye: Ending | None = None
 
     # --- lifecycle (on the event loop) ------------------------------------------------------
 
@@ -178,6 +180,7 @@ class StreamHub:
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         self._heartbeat = asyncio.create_task(self._heartbeats(), name="stream-heartbeat")
+        self._goodbye = None
 
     async def stop(self) -> None:
         if self._heartbeat is not None:
@@ -193,14 +196,13 @@ class StreamHub:
         Called before the HTTP server closes its connections, so consoles get a `bye` with
         the reason instead of only a bare close code, and reconnect knowing why.
         """
+        self._goodbye = self.bye(
+            "server-restarting",
+            "The server is restarting; reconnect in a few seconds.",
+            CLOSE_SERVICE_RESTART,
+        )
         for subscriber in list(self._subscribers):
-            subscriber.end(
-                self.bye(
-                    "server-restarting",
-                    "The server is restarting; reconnect in a few seconds.",
-                    CLOSE_SERVICE_RESTART,
-                )
-            )
+            subscriber.end(self._goodbye)
         deadline = asyncio.get_running_loop().time() + within_s
         while self._subscribers and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.02)
@@ -306,6 +308,8 @@ class StreamHub:
                 message = ReloadMessage(seq=self._seq, at=now, data=reload)
                 subscriber.first.append(message.model_dump_json())
             self._subscribers.add(subscriber)
+        if self._goodbye is not None:  # the server is stopping: hello, then goodbye at once
+            subscriber.end(self._goodbye)
         return subscriber
 
     def _missed(self, since: int, epoch: str | None) -> tuple[list[Frame] | None, Control | None]:
