@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from opsconsole.console.models.base import RowsTable
 from opsconsole.console.qt import (
-    QAbstractTableModel,
     QColor,
     QModelIndex,
     QPersistentModelIndex,
@@ -51,12 +51,13 @@ def since(alert: Alert) -> datetime:
     return alert.firing_since or alert.pending_since
 
 
-class AlertsModel(QAbstractTableModel):
+class AlertsModel(RowsTable[Alert]):
     """Every alert the console knows of, newest first as they arrive."""
+
+    headers = HEADERS
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
-        self._rows: list[Alert] = []
 
     def set_alerts(self, alerts: list[Alert]) -> None:
         self.beginResetModel()
@@ -91,23 +92,6 @@ class AlertsModel(QAbstractTableModel):
         return list(self._rows)
 
     # --- Qt overrides -----------------------------------------------------------------------
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(HEADERS)
-
-    def headerData(  # noqa: N802
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if (
-            role == Qt.ItemDataRole.DisplayRole
-            and orientation == Qt.Orientation.Horizontal
-            and 0 <= section < len(HEADERS)
-        ):
-            return HEADERS[section]
-        return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from opsconsole.console.models.base import RowsTable
 from opsconsole.console.qt import (
-    QAbstractTableModel,
     QColor,
     QModelIndex,
     QPersistentModelIndex,
@@ -93,12 +93,13 @@ def _when(at: datetime) -> str:
     return f"{at.astimezone():%Y-%m-%d %H:%M:%S}"
 
 
-class AuditModel(QAbstractTableModel):
+class AuditModel(RowsTable[AuditEntry]):
     """Audit rows in descending sequence order (the server's order)."""
+
+    headers = HEADERS
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
-        self._rows: list[AuditEntry] = []
         self._seqs: set[int] = set()
 
     def set_entries(self, entries: list[AuditEntry]) -> None:
@@ -140,23 +141,6 @@ class AuditModel(QAbstractTableModel):
         return self._rows[-1].seq if self._rows else None
 
     # --- Qt overrides -----------------------------------------------------------------------
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(HEADERS)
-
-    def headerData(  # noqa: N802
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if (
-            role == Qt.ItemDataRole.DisplayRole
-            and orientation == Qt.Orientation.Horizontal
-            and 0 <= section < len(HEADERS)
-        ):
-            return HEADERS[section]
-        return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):

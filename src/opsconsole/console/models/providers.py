@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from opsconsole.console.models.base import RowsTable
 from opsconsole.console.qt import (
-    QAbstractTableModel,
     QColor,
     QModelIndex,
     QPersistentModelIndex,
@@ -47,12 +47,13 @@ def _local_time(at: datetime | None) -> str:
     return "" if at is None else f"{at.astimezone():%H:%M:%S}"
 
 
-class ProviderHealthModel(QAbstractTableModel):
+class ProviderHealthModel(RowsTable[ProviderHealth]):
     """One row per provider, updated in place every second from the snapshots."""
+
+    headers = HEADERS
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
-        self._rows: list[ProviderHealth] = []
 
     def set_health(self, rows: list[ProviderHealth]) -> None:
         """Show ``rows``: cells change in place while the providers stay the same."""
@@ -83,23 +84,6 @@ class ProviderHealthModel(QAbstractTableModel):
         return None
 
     # --- Qt overrides -----------------------------------------------------------------------
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(HEADERS)
-
-    def headerData(  # noqa: N802
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if (
-            role == Qt.ItemDataRole.DisplayRole
-            and orientation == Qt.Orientation.Horizontal
-            and 0 <= section < len(HEADERS)
-        ):
-            return HEADERS[section]
-        return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):

@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from opsconsole.console.models.base import RowsTable
 from opsconsole.console.qt import (
-    QAbstractTableModel,
     QColor,
     QModelIndex,
     QPersistentModelIndex,
@@ -129,17 +129,18 @@ def _when(at: datetime) -> str:
     return f"{at.astimezone():%d %b %H:%M}"
 
 
-class TicketsModel(QAbstractTableModel):
+class TicketsModel(RowsTable[TicketPublic]):
     """The tickets the console knows of; the Due column counts down against ``now``.
 
     ``now`` is the server's time as the console knows it (deadlines are the server's).
     """
 
+    headers = HEADERS
+
     def __init__(self, now: Now, parent: Any = None) -> None:
         super().__init__(parent)
         self._now_source = now
         self._now = now()
-        self._rows: list[TicketPublic] = []
 
     def set_tickets(self, tickets: list[TicketPublic]) -> None:
         self.beginResetModel()
@@ -189,23 +190,6 @@ class TicketsModel(QAbstractTableModel):
         return list(self._rows)
 
     # --- Qt overrides -----------------------------------------------------------------------
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(HEADERS)
-
-    def headerData(  # noqa: N802
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if (
-            role == Qt.ItemDataRole.DisplayRole
-            and orientation == Qt.Orientation.Horizontal
-            and 0 <= section < len(HEADERS)
-        ):
-            return HEADERS[section]
-        return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):

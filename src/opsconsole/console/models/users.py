@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, TypeVar
 
+from opsconsole.console.models.base import RowsTable
 from opsconsole.console.qt import (
-    QAbstractTableModel,
     QColor,
     QModelIndex,
     QPersistentModelIndex,
@@ -59,14 +59,8 @@ def local_time(at: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return "" if at is None else at.astimezone().strftime(fmt)
 
 
-class _RowsModel(QAbstractTableModel, Generic[R]):
-    """A read-only table of pydantic rows; subclasses say how a cell reads."""
-
-    headers: ClassVar[tuple[str, ...]] = ()
-
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self._rows: list[R] = []
+class _RowsModel(RowsTable[R]):
+    """A read-only table of pydantic rows; subclasses say how a cell reads (`_text`)."""
 
     def set_rows(self, rows: Sequence[R]) -> None:
         self.beginResetModel()
@@ -89,23 +83,6 @@ class _RowsModel(QAbstractTableModel, Generic[R]):
         return None
 
     # --- Qt overrides -----------------------------------------------------------------------
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self.headers)
-
-    def headerData(  # noqa: N802
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if (
-            role == Qt.ItemDataRole.DisplayRole
-            and orientation == Qt.Orientation.Horizontal
-            and 0 <= section < len(self.headers)
-        ):
-            return self.headers[section]
-        return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
