@@ -36,12 +36,14 @@ from opsconsole.console.qt import (
     QCloseEvent,
     QColor,
     QDockWidget,
+    QFrame,
     QHBoxLayout,
     QKeySequence,
     QLabel,
     QMainWindow,
     QMenuBar,
     QPushButton,
+    QScrollArea,
     Qt,
     QTimer,
     QVBoxLayout,
@@ -136,7 +138,8 @@ class MainWindow(QMainWindow):
         if saved:
             self._restore_panes(saved)
         else:
-            self.resize(1600, 1000)
+            room = self.screen().availableGeometry()
+            self.resize(min(1600, room.width()), min(1000, room.height()))
 
         self._retry_deadline: float | None = None
         self._tick = QTimer(self)
@@ -275,7 +278,13 @@ class MainWindow(QMainWindow):
     def _add_dock(self, pane: Pane) -> None:
         dock = QDockWidget(pane.title, self)
         dock.setObjectName(f"dock_{pane.name}")
-        dock.setWidget(pane)
+        # A pane wider or taller than its room scrolls instead of pushing the window past the
+        # screen (the tickets pane alone wants ~1,300 px; a laptop screen has 1,366).
+        room = QScrollArea(dock)
+        room.setWidgetResizable(True)
+        room.setFrameShape(QFrame.Shape.NoFrame)
+        room.setWidget(pane)
+        dock.setWidget(room)
         dock.setFeatures(
             QDockWidget.DockWidgetFeature.DockWidgetClosable
             | QDockWidget.DockWidgetFeature.DockWidgetMovable
@@ -381,7 +390,7 @@ class MainWindow(QMainWindow):
         dock = self.docks[name]
         dock.show()
         dock.raise_()
-        dock.widget().setFocus()
+        self.panes[name].setFocus()
 
     async def _load_all(self) -> None:
         failed = []

@@ -213,7 +213,7 @@ class QuickSearch(QDialog):
             return None
         dock.show()
         dock.raise_()
-        pane = dock.widget()
+        pane = window.panes[name]
         pane.setFocus()
         return pane
 
