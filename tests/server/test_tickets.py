@@ -428,6 +428,24 @@ def test_queue_order_and_filters(server: LiveServer) -> None:
     assert ids(sam, breached="false") == [high_a, high_b, normal, low]
 
 
+def test_text_search_finds_subjects_and_messages_ignoring_case(server: LiveServer) -> None:
+    make_user(server, "u1")
+    app, sam = app_client(server), server.operator("sam", Role.SUPPORT)
+    login = open_ticket(app, subject="Cannot log in", body="It says no.")["id"]
+    refund = open_ticket(app, subject="Refund please", body="Charged twice for PREMIUM")["id"]
+    percent = open_ticket(app, subject="Quota at 100% already", body="why")["id"]
+    post_message(sam, login, "Reset the password via the e-mail link", kind="note")
+
+    assert ids(sam, q="premium") == [refund]  # the customer's first message, any case
+    assert ids(sam, q="PASSWORD") == [login]  # an operator's internal note
+    assert ids(sam, q="log in") == [login]
+    assert ids(sam, q="100%") == [percent]  # % is a character, not a wildcard
+    assert ids(sam, q="o_") == []  # as a wildcard it would match every ticket
+    assert ids(sam, q="refund", status="resolved") == []  # combines with the other filters
+    assert ids(sam, q="nothing like this") == []
+    assert_problem(sam.get("/v1/tickets", params={"q": "x"}), 422)  # two characters at least
+
+
 def test_paging_visits_every_ticket_once(server: LiveServer) -> None:
     make_user(server, "u1")
     app, sam = app_client(server), server.operator("sam", Role.SUPPORT)

@@ -33,6 +33,7 @@ from opsconsole.server.auth.service import create_app_key, create_operator
 from opsconsole.server.db import Database
 from opsconsole.server.gate.counters import MemoryCounters
 from opsconsole.server.gate.engine import Gate, GateConfig
+from opsconsole.server.gate.factory import settle_heap
 from opsconsole.server.gate.state import (
     DEFAULT_PROVIDERS,
     DEFAULT_TIERS,
@@ -88,6 +89,7 @@ def in_process(users: int, decisions: int, out: Out) -> None:
     now = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
     samples: list[float] = []
     allowed = 0
+    settle_heap()  # as `opsconsole serve` does once the gate is loaded
     for index in range(decisions):
         user = population[rng.randrange(users)]
         moment = now + timedelta(milliseconds=index)
@@ -223,15 +225,21 @@ def http(users: int, admits: int, out: Out, redis: str | None, pg: str | None) -
         db.dispose()
         with server_process(db_url, Path(tmp)) as url:
             make = admit_maker(url, key, ids)
-            asyncio.run(loadgen.closed_loop(url, make, connections=64, total=3000))  # warm up
-            result = asyncio.run(loadgen.closed_loop(url, make, connections=64, total=admits))
-            out(latency_line("admits over HTTP, 64 clients", result))
-            paced = asyncio.run(loadgen.open_loop(url, make, rate=1000, seconds=10))
-            out(latency_line("admits over HTTP at 1,000/s (paced)", paced))
+            loadgen.run(loadgen.closed_loop(url, make, connections=64, total=3000))  # warm up
+            result = loadgen.run(loadgen.closed_loop(url, make, connections=64, total=admits))
+            out(latency_line("admits over HTTP, 64 clients flat out", result))
+            # 64 clients with no pause between requests keep 64 in flight: by Little's law
+            # their latency is 64 / throughput (21 ms at 3,000/s) whatever the server does,
+            # so the latency target is measured at a set rate over 64 connections.
+            for rate in (3000, 1000):
+                paced = loadgen.run(
+                    loadgen.open_loop(url, make, rate=rate, seconds=10, connections=64)
+                )
+                out(latency_line(f"admits over HTTP, 64 clients at {rate:,}/s", paced))
             _reports(url, key, make, out)
             operator = operator_client(url)
             try:
-                samples = asyncio.run(_propagation(operator, url, make(0), rounds=10))
+                samples = loadgen.run(_propagation(operator, url, make(0), rounds=10))
             finally:
                 operator.close()
             out(
@@ -251,7 +259,7 @@ def http(users: int, admits: int, out: Out, redis: str | None, pg: str | None) -
 
 
 def _reports(url: str, key: str, make: Callable[[int], bytes], out: Out) -> None:
-    admitted = asyncio.run(
+    admitted = loadgen.run(
         loadgen.closed_loop(url, make, connections=16, total=50_000, keep_bodies=True)
     )
     decisions = [json.loads(body) for body in admitted.bodies]
@@ -272,7 +280,7 @@ def _reports(url: str, key: str, make: Callable[[int], bytes], out: Out) -> None
         loadgen.post_request(url, "/v1/gate/report", key, {"reports": reports[i : i + 100]})
         for i in range(0, len(reports), 100)
     ]
-    result = asyncio.run(
+    result = loadgen.run(
         loadgen.closed_loop(url, lambda i: batches[i], connections=8, total=len(batches))
     )
     out(
@@ -315,7 +323,7 @@ def _two_replicas(
         operator = operator_client(first)
         request = admit_maker(second, key, ids)(0)
         try:
-            samples = asyncio.run(_propagation(operator, second, request, rounds=10))
+            samples = loadgen.run(_propagation(operator, second, request, rounds=10))
         finally:
             operator.close()
         for stale in client.scan_iter(match=f"{BENCH_REDIS_PREFIX}*"):

@@ -10,10 +10,21 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
+
+import uvloop
+
+T = TypeVar("T")
+
+
+def run(work: Coroutine[Any, Any, T]) -> T:
+    """Run the load on uvloop: the client shares the machine's two cores with the server, and
+    the standard loop spent a fifth more CPU per request (86 against 70 us) on the client side."""
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(work)
 
 
 @dataclass
@@ -117,11 +128,15 @@ async def open_loop(
     tasks = []
 
     async def one(index: int, due: float) -> None:
+        # A request that must wait for a connection (all of them busy with slow answers)
+        # counts from when it was due, so the server's queueing shows (no coordinated
+        # omission); otherwise from when it is written, so the client's own timer, which
+        # wakes up to a millisecond late, is not charged to the server.
+        queued = pool.empty()
         conn = await pool.get()
+        started = due if queued else time.perf_counter()
         status, _ = await conn.post(make_request(index))
-        # Latency counts from when the request was due, so queueing shows (no coordinated
-        # omission).
-        results.latencies.append(time.perf_counter() - due)
+        results.latencies.append(time.perf_counter() - started)
         results.statuses[status] = results.statuses.get(status, 0) + 1
         pool.put_nowait(conn)
 

@@ -250,7 +250,7 @@ def run(*, consoles: int, rate: int, seconds: float, users: int, repeat: int, ou
         db.dispose()
         with server_process(db_url, Path(tmp)) as (url, pid):
             needed = per_phase * BATCH * 2 * repeat + BATCH
-            admitted = asyncio.run(
+            admitted = loadgen.run(
                 loadgen.closed_loop(
                     url, admit_maker(url, key, ids), connections=16, total=needed, keep_bodies=True
                 )
@@ -264,12 +264,12 @@ def run(*, consoles: int, rate: int, seconds: float, users: int, repeat: int, ou
             )
             for round_ in range(repeat):
                 chunk = batches[round_ * 2 * per_phase : (round_ + 1) * 2 * per_phase]
-                baseline = asyncio.run(
+                baseline = loadgen.run(
                     measure(
                         url, pid, token, consoles=0, batches=chunk[:per_phase], rate=batches_per_s
                     )
                 )
-                loaded = asyncio.run(
+                loaded = loadgen.run(
                     measure(
                         url,
                         pid,

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import text
+from starlette.types import Receive, Scope, Send
 
 import opsconsole
 from opsconsole.server import migrate
@@ -55,6 +56,22 @@ log = logging.getLogger("opsconsole.server")
 
 class StaleDatabaseError(RuntimeError):
     pass
+
+
+class ControlPlaneApp(FastAPI):
+    """FastAPI with the gate's hot path in front of its whole middleware stack (see
+    `GateFastPath`); every request the fast path does not answer goes through the stack."""
+
+    fast_path: GateFastPath | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.fast_path is not None:
+            await self.fast_path(scope, receive, send)
+        else:
+            await self.full_stack(scope, receive, send)
+
+    async def full_stack(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await super().__call__(scope, receive, send)
 
 
 def prepare_database(db: Database) -> None:
@@ -102,7 +119,7 @@ def create_app(
             if db is None:
                 database.dispose()
 
-    app = FastAPI(
+    app = ControlPlaneApp(
         title="opsconsole control plane",
         version=opsconsole.__version__,
         lifespan=lifespan,
@@ -138,12 +155,7 @@ def create_app(
     gate.observers.append(metrics.aggregator)
     app.state.metrics = metrics
 
-    install_error_handlers(app)
-    # Innermost of ours: the body limit, metrics and error handling wrap the fast path too.
-    app.add_middleware(GateFastPath, state=app.state)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(MetricsMiddleware, metrics=HttpMetrics(registry))
-    app.add_middleware(UnhandledErrors)  # outermost of ours: it sees every error
+    _install_http_layers(app, settings, registry)
 
     for router in (
         auth_router,
@@ -169,6 +181,17 @@ def create_app(
     _document_security(app)
     stream.install(app)  # last: it subscribes to the services created above
     return app
+
+
+def _install_http_layers(
+    app: ControlPlaneApp, settings: Settings, registry: CollectorRegistry
+) -> None:
+    install_error_handlers(app)
+    http_metrics = HttpMetrics(registry)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=http_metrics)
+    app.add_middleware(UnhandledErrors)  # outermost of ours: it sees every error
+    app.fast_path = GateFastPath(app.full_stack, app.state, http_metrics, settings.max_body_bytes)
 
 
 def _live(app: FastAPI) -> LiveFigures | None:

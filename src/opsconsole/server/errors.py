@@ -128,7 +128,7 @@ def _on_problem(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc, request)
 
 
-def _internal_error() -> Problem:
+def internal_error() -> Problem:
     return Problem(
         500,
         "internal-error",
@@ -142,7 +142,7 @@ def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     # Starlette runs this handler in a worker thread, outside the `except` block: pass the
     # exception explicitly or the traceback is lost from the log.
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return problem_response(_internal_error(), request)
+    return problem_response(internal_error(), request)
 
 
 class UnhandledErrors:
@@ -175,7 +175,7 @@ class UnhandledErrors:
                 raise
             request = Request(scope)
             log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-            await problem_response(_internal_error(), request)(scope, receive, send)
+            await problem_response(internal_error(), request)(scope, receive, send)
 
 
 def install_error_handlers(app: FastAPI) -> None:

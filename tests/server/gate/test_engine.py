@@ -17,7 +17,7 @@ from opsconsole.server.gate.state import (
     TierPolicy,
     UserEntry,
 )
-from opsconsole.wire.gate import DenyReason, SwitchName, UsageReport, UsageStatus
+from opsconsole.wire.gate import AdmitResponse, DenyReason, SwitchName, UsageReport, UsageStatus
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # a Monday, outside peak hours
 
@@ -240,3 +240,26 @@ def test_reports_refused_whole_when_one_is_bad() -> None:
     assert result.rows[0].cost == pytest.approx((1000 * 0.000075 + 1000 * 0.0003) / 1000)
     duplicate = gate.ingest([good], T0)
     assert duplicate.problems and "reported already" in duplicate.problems[0].problem
+
+
+def test_answers_are_whole_valid_models_allowed_or_denied() -> None:
+    """The engine builds its answers without pydantic's validation (for speed): each must
+    still be exactly what validating its own JSON gives back."""
+    gate = make_gate()
+    answers = [gate.decide(user("premium"), user_id="u1", feature="chat", dry_run=False, now=T0)]
+    answers.append(
+        gate.decide(user(status="suspended"), user_id="u1", feature="chat", dry_run=False, now=T0)
+    )
+    answers.append(gate.decide(None, user_id="nobody", feature="chat", dry_run=True, now=T0))
+    for decision in answers:
+        response = decision.response
+        again = AdmitResponse.model_validate_json(response.model_dump_json())
+        assert again == response
+        assert again.model_dump() == response.model_dump()
+    assert [a.response.reason for a in answers] == [
+        DenyReason.OK,
+        DenyReason.USER_SUSPENDED,
+        DenyReason.UNKNOWN_USER,
+    ]
+    assert answers[0].response.remaining is not None
+    assert answers[0].response.remaining.requests_today == 99

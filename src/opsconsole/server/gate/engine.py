@@ -8,15 +8,17 @@ around it loads state from the database and writes decisions and usage back in b
 from __future__ import annotations
 
 import random
-import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar
+
+from pydantic import BaseModel
 
 from opsconsole.server.gate import routing
 from opsconsole.server.gate.counters import Admission, CounterStore, Limits
+from opsconsole.server.gate.ids import DecisionIds
 from opsconsole.server.gate.state import (
     PendingDecision,
     ProviderRuntime,
@@ -89,6 +91,7 @@ class Gate:
         self.counters = counters
         self.config = config
         self.rng = rng or random.Random()  # noqa: S311 - traffic splitting, not security
+        self.decision_ids = DecisionIds()
         self.tiers: dict[str, TierPolicy] = {}
         self.providers: dict[str, ProviderRuntime] = {}
         self.switches: dict[SwitchName, SwitchState] = {
@@ -149,7 +152,7 @@ class Gate:
         if chosen is not None and not dry_run:
             # Kept by the counter store with the count, in the same step (one Redis call).
             pending = PendingDecision(
-                id=secrets.token_hex(12),
+                id=self.decision_ids.next(),
                 user_pk=user.pk,
                 user_id=user.id,
                 tier=tier.name,
@@ -170,7 +173,7 @@ class Gate:
         if pending is not None:
             decision_id = pending.id
             self.providers[chosen.provider.name].breaker.on_routed(now)
-        return AdmitResponse.model_construct(
+        return _admit_response(
             decision_id=decision_id,
             allow=True,
             provider=chosen.provider.name,
@@ -295,21 +298,51 @@ class Gate:
         return self.budget_step
 
 
+# The answer models are built from values the engine computed itself, so validation is moot;
+# pydantic's `model_construct` still walks every field (8 us of a 33 us decision for the two
+# models). `_trusted` sets what model_construct would, given every field; a test compares the
+# JSON of both ways.
+ADMIT_DEFAULTS: dict[str, Any] = {
+    name: field.default for name, field in AdmitResponse.model_fields.items()
+}
+ADMIT_FIELDS = frozenset(AdmitResponse.model_fields)
+REMAINING_FIELDS = frozenset(Remaining.model_fields)
+_set_attribute = object.__setattr__
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def _trusted(cls: type[Model], fields: frozenset[str], values: dict[str, Any]) -> Model:
+    model = cls.__new__(cls)
+    _set_attribute(model, "__dict__", values)
+    _set_attribute(model, "__pydantic_fields_set__", fields)
+    _set_attribute(model, "__pydantic_extra__", None)
+    _set_attribute(model, "__pydantic_private__", None)
+    return model
+
+
+def _admit_response(**values: Any) -> AdmitResponse:
+    return _trusted(AdmitResponse, ADMIT_FIELDS, {**ADMIT_DEFAULTS, **values})
+
+
 def _remaining(limits: Limits, admission: Admission) -> Remaining:
     requests = None
     if limits.daily_requests is not None:
         requests = max(0, limits.daily_requests - admission.requests_today)
-    return Remaining.model_construct(
-        requests_today=requests,
-        budget_week=round(max(0.0, limits.weekly_budget - admission.spent_week), 6),
-        budget_month=round(max(0.0, limits.monthly_budget - admission.spent_month), 6),
+    return _trusted(
+        Remaining,
+        REMAINING_FIELDS,
+        {
+            "requests_today": requests,
+            "budget_week": round(max(0.0, limits.weekly_budget - admission.spent_week), 6),
+            "budget_month": round(max(0.0, limits.monthly_budget - admission.spent_month), 6),
+        },
     )
 
 
 def _deny(
     reason: DenyReason, retry_after_s: float | None = None, remaining: Remaining | None = None
 ) -> AdmitResponse:
-    return AdmitResponse.model_construct(
+    return _admit_response(
         decision_id=None,
         allow=False,
         provider=None,

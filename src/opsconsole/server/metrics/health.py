@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -11,13 +12,18 @@ from opsconsole.wire.gate import BreakerState
 from opsconsole.wire.metrics import Health, ProviderHealth
 
 HEALTH_WINDOW_S = 300
+# A success rate counts as below a threshold only when it is below with 95% confidence: with a
+# few dozen reports, two unlucky failures of a healthy provider would otherwise flip it to
+# degraded and back every few seconds, and each flip notifies every console.
+CONFIDENCE_Z = 1.96
 
 
 @dataclass(frozen=True)
 class HealthThresholds:
-    """Below ``down_success`` a provider is down, below ``degraded_success`` or with a p95
-    above ``p95_ms`` degraded; rates and latencies count only from ``min_reports`` reports on,
-    so a single failed request does not declare a provider down."""
+    """With a success rate below ``down_success`` a provider is down, below
+    ``degraded_success`` or with a p95 above ``p95_ms`` degraded. A rate is below a threshold
+    when it is below with 95% confidence (so the fewer the reports, the clearer the drop must
+    be), and rates and latencies count only from ``min_reports`` reports on."""
 
     down_success: float = 0.5
     degraded_success: float = 0.95
@@ -49,9 +55,10 @@ def assess(
     elif breaker.state is BreakerState.HALF_OPEN:
         degraded.append("circuit breaker half-open: probing recovery")
     if success is not None and enough:
-        if success < thresholds.down_success:
+        at_best = success_upper_bound(reports - failures, reports)
+        if at_best < thresholds.down_success:
             down.append(_rate_text(success, failures, reports, thresholds.down_success))
-        elif success < thresholds.degraded_success:
+        elif at_best < thresholds.degraded_success:
             degraded.append(_rate_text(success, failures, reports, thresholds.degraded_success))
     if p95 is not None and enough and p95 > thresholds.p95_ms:
         degraded.append(f"p95 latency {p95:.0f} ms over 5 min is above {thresholds.p95_ms:.0f} ms")
@@ -69,8 +76,20 @@ def assess(
     )
 
 
+def success_upper_bound(successes: int, reports: int, z: float = CONFIDENCE_Z) -> float:
+    """The upper end of the Wilson score interval of a success rate: the highest rate the
+    provider may really have, given ``successes`` out of ``reports``."""
+    if reports <= 0:
+        return 1.0
+    rate = successes / reports
+    spread = z * z / reports
+    centre = rate + spread / 2
+    margin = z * math.sqrt(rate * (1 - rate) / reports + spread / (4 * reports))
+    return min(1.0, (centre + margin) / (1 + spread))
+
+
 def _rate_text(success: float, failures: int, reports: int, threshold: float) -> str:
     return (
-        f"success rate {success:.0%} over 5 min ({failures} of {reports} reports failed) "
+        f"success rate {success:.1%} over 5 min ({failures} of {reports} reports failed) "
         f"is below {threshold:.0%}"
     )

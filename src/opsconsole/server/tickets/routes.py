@@ -56,6 +56,14 @@ def _filters(
     user: Annotated[
         str | None, Query(min_length=1, max_length=USER_ID_MAX, description="The app's user id.")
     ] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=2,
+            max_length=200,
+            description="Text in the subject or any message, ignoring case (taken literally).",
+        ),
+    ] = None,
 ) -> service.TicketFilter:
     return service.TicketFilter(
         status=tuple(s.value for s in status or ()),
@@ -63,6 +71,7 @@ def _filters(
         assignee=operator.username if assignee == "me" else assignee,
         breached=breached,
         user_id=user,
+        text=q.strip() or None if q else None,
     )
 
 

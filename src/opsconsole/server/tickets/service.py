@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from opsconsole.server.audit.service import Actor, record
@@ -144,7 +144,8 @@ class TicketFilter:
     """Queue filters; each narrows the list, None means "any".
 
     ``assignee`` is a username or :data:`UNASSIGNED`; the route resolves "me" before this.
-    ``user_id`` is the app's id of the user.
+    ``user_id`` is the app's id of the user. ``text`` is found, ignoring case, in the subject or
+    in any message of the thread (notes included).
     """
 
     status: tuple[str, ...] = ()
@@ -152,6 +153,7 @@ class TicketFilter:
     assignee: str | None = None
     breached: bool | None = None
     user_id: str | None = None
+    text: str | None = None
 
     def apply(self, query: Select[Ticket, str], now: datetime) -> Select[Ticket, str]:
         if self.status:
@@ -164,6 +166,8 @@ class TicketFilter:
             query = query.where(Ticket.assignee == self.assignee)
         if self.user_id is not None:
             query = query.where(User.id == self.user_id)
+        if self.text:
+            query = query.where(_mentions(self.text))
         if self.breached is not None:
             # The SQL twin of sla.is_breached, so the filter can use the queue's indexes.
             breached = and_(
@@ -178,6 +182,17 @@ class TicketFilter:
             )
             query = query.where(breached if self.breached else ~breached)
         return query
+
+
+def _mentions(text: str) -> ColumnElement[bool]:
+    """Subject or any message containing ``text``, case-insensitive, taken literally: a `%`
+    or `_` the operator types is searched for, not a wildcard."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%"
+    in_thread = exists().where(
+        TicketMessage.ticket_id == Ticket.id, TicketMessage.body.ilike(pattern, escape="\\")
+    )
+    return or_(Ticket.subject.ilike(pattern, escape="\\"), in_thread)
 
 
 def _decode_position(cursor: str | None) -> tuple[datetime, int] | None:

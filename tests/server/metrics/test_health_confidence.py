@@ -1,0 +1,71 @@
+"""A provider is called degraded or down only when its success rate is below the threshold
+with confidence: a few unlucky failures of a healthy provider do not page anyone."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+
+import pytest
+
+from opsconsole.server.gate.state import ProviderRuntime
+from opsconsole.server.metrics.cells import Cell
+from opsconsole.server.metrics.health import HealthThresholds, assess, success_upper_bound
+from opsconsole.wire.metrics import Health
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+def health_of(reports: int, failures: int) -> Health:
+    provider = ProviderRuntime("gemini-flash", "gemini-1.5-flash", 0.1, 0.3, enabled=True)
+    cell = Cell(reports=reports, errors=failures, admits=reports)
+    return assess(
+        provider, cell, admitted_total=reports, thresholds=HealthThresholds(), now=NOW
+    ).status
+
+
+def test_wilson_upper_bound_matches_known_values() -> None:
+    # 2 failures in 38: 94.7% observed, but the provider may well be at 98.5%.
+    assert success_upper_bound(36, 38) == pytest.approx(0.9854, abs=1e-3)
+    assert success_upper_bound(950, 1000) == pytest.approx(0.9619, abs=1e-3)
+    assert success_upper_bound(0, 10) == pytest.approx(0.2775, abs=1e-3)
+    assert success_upper_bound(10, 10) == 1.0
+    assert success_upper_bound(0, 0) == 1.0
+
+
+def test_two_failures_in_a_few_dozen_reports_stay_healthy() -> None:
+    assert health_of(38, 2) is Health.HEALTHY
+
+
+def test_a_clear_drop_degrades_and_a_collapse_is_down() -> None:
+    assert health_of(400, 40) is Health.DEGRADED  # 90%: below 95% beyond doubt
+    assert health_of(200, 160) is Health.DOWN  # 20% succeed
+
+
+def test_degraded_reason_gives_the_observed_rate_and_counts() -> None:
+    provider = ProviderRuntime("fallback", "fallback-small", 0.01, 0.02, enabled=True)
+    health = assess(
+        provider,
+        Cell(reports=400, errors=30, timeouts=10, admits=400),
+        admitted_total=400,
+        thresholds=HealthThresholds(),
+        now=NOW,
+    )
+    assert health.reason == (
+        "success rate 90.0% over 5 min (40 of 400 reports failed) is below 95%"
+    )
+
+
+def test_a_healthy_provider_seen_through_small_windows_never_flaps() -> None:
+    """The demo's situation: a provider failing 1% of calls, 40 reports per 5-minute window
+    (a sped-up clock), assessed 2,000 times. Judged on the raw rate (3 failures: 92.5%) it
+    would be called degraded, and back, a dozen times: every few minutes at one assessment
+    per second."""
+    chance = random.Random(7)
+    raw_below, assessed_degraded = 0, 0
+    for _ in range(2000):
+        failures = sum(chance.random() < 0.01 for _ in range(40))
+        raw_below += (40 - failures) / 40 < 0.95
+        assessed_degraded += health_of(40, failures) is not Health.HEALTHY
+    assert raw_below >= 10  # the noise is real
+    assert assessed_degraded == 0
