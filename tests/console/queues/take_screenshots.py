@@ -73,8 +73,8 @@ def test_screenshots(console: Console, app: httpx.Client, qtbot) -> None:
     show(qtbot, pane, 1700, 720)
     console.run(pane.load())
     console.run(pane.open_ticket(tickets[3]["id"]))
-    pane.compose.setPlainText("You reached the tier's daily quota; premium doubles it.")
-    console.wait(lambda: "Tier" in pane.context.text(), "the user's context")
+    pane.ticket_view.compose.setPlainText("You reached the tier's daily quota; premium doubles it.")
+    console.wait(lambda: "Tier" in pane.context_box.label.text(), "the user's context")
     pane.model.tick()
     pane.grab().save(str(OUT / "tickets.png"))
 

@@ -119,6 +119,6 @@ def test_panes_a_role_may_not_read_say_so_instead_of_failing(
         qtbot.addWidget(pane)
     console.run(tickets.load())
     console.run(audit.load())
-    assert "Needs the" in tickets.count_label.text()
+    assert "Needs the" in tickets.filters.count_label.text()
     assert "Needs the" in audit.count_label.text()
     assert not audit.verify_button.isEnabled()

@@ -72,23 +72,23 @@ def test_queue_is_sorted_by_deadline_and_filters_narrow_it(
     # The open queue, soonest SLA deadline first (urgent: 1 h, high: 4 h, normal: 24 h).
     assert queue_ids(pane) == [urgent, high, normal]
 
-    choose(pane.assignee_filter, Assignee.MINE)
+    choose(pane.filters.assignee, Assignee.MINE)
     console.wait(lambda: queue_ids(pane) == [normal], "my tickets")
-    choose(pane.assignee_filter, Assignee.UNASSIGNED)
+    choose(pane.filters.assignee, Assignee.UNASSIGNED)
     console.wait(lambda: queue_ids(pane) == [urgent], "unassigned tickets")
-    choose(pane.assignee_filter, Assignee.ANYONE)
-    pane.status_filter.setCurrentIndex(pane.status_filter.findText("All statuses"))
+    choose(pane.filters.assignee, Assignee.ANYONE)
+    pane.filters.status.setCurrentIndex(pane.filters.status.findText("All statuses"))
     console.wait(lambda: queue_ids(pane) == [urgent, high, normal, low], "all, done last")
-    pane.priority_filter.setCurrentIndex(pane.priority_filter.findText("high"))
+    pane.filters.priority.setCurrentIndex(pane.filters.priority.findText("high"))
     console.wait(lambda: queue_ids(pane) == [high], "high only")
-    pane.priority_filter.setCurrentIndex(0)
+    pane.filters.priority.setCurrentIndex(0)
 
     # Two hours on, the urgent ticket's first response (1 h) is overdue.
     console.server.clock.advance(timedelta(hours=2))
     tick(console)
-    pane.breached_filter.setChecked(True)
+    pane.filters.breached.setChecked(True)
     console.wait(lambda: queue_ids(pane) == [urgent], "breached only")
-    assert pane.count_label.text() == "1 tickets"
+    assert pane.filters.count_label.text() == "1 tickets"
 
 
 def test_a_ticket_the_app_opens_appears_live_and_changes_in_place(
@@ -125,27 +125,28 @@ def test_reply_note_and_status_change_reach_the_server(
     ticket_id = open_ticket(app, "u-ana", "my quota is wrong", "high")["id"]
     pane = make_pane(console, qtbot)
     console.run(pane.open_ticket(ticket_id))
-    assert "my quota is wrong, please help" in pane.thread_view.toPlainText()
-    console.wait(lambda: "Tier <b>premium</b>" in pane.context.text(), "the user's context")
-    assert "Requests today: 0" in pane.context.text()
+    view, context = pane.ticket_view, pane.context_box
+    assert "my quota is wrong, please help" in view.thread_view.toPlainText()
+    console.wait(lambda: "Tier <b>premium</b>" in context.label.text(), "the user's context")
+    assert "Requests today: 0" in context.label.text()
 
-    assert not pane.reply_button.isEnabled(), "nothing written yet"
-    pane.compose.setPlainText("We raised it, try again.")
-    assert pane.reply_button.isEnabled()
-    pane.reply_button.click()
-    console.wait(lambda: pane.message.text() == "Reply sent.", "reply sent")
-    pane.compose.setPlainText("Customer is on the annual plan.")
-    pane.note_button.click()
+    assert not view.reply_button.isEnabled(), "nothing written yet"
+    view.compose.setPlainText("We raised it, try again.")
+    assert view.reply_button.isEnabled()
+    view.reply_button.click()
+    console.wait(lambda: view.message.text() == "Reply sent.", "reply sent")
+    view.compose.setPlainText("Customer is on the annual plan.")
+    view.note_button.click()
     console.wait(
-        lambda: pane.message.text() == "Note added.",
-        f"note added: {pane.message.text()!r} {pane.note_button.isEnabled()}",
+        lambda: view.message.text() == "Note added.",
+        f"note added: {view.message.text()!r} {view.note_button.isEnabled()}",
     )
 
-    choose(pane.status_edit, TicketStatus.WAITING_ON_CUSTOMER)
-    pane.take_button.click()
+    choose(view.status_edit, TicketStatus.WAITING_ON_CUSTOMER)
+    view.take_button.click()
     console.wait(lambda: pane.current.assignee == "olivia", "taken")
-    choose(pane.status_edit, TicketStatus.WAITING_ON_CUSTOMER)
-    pane.apply_button.click()
+    choose(view.status_edit, TicketStatus.WAITING_ON_CUSTOMER)
+    view.apply_button.click()
     console.wait(lambda: pane.current.status is TicketStatus.WAITING_ON_CUSTOMER, "status changed")
 
     server = console.operator_client("amir").get(f"/v1/tickets/{ticket_id}").json()
@@ -158,12 +159,12 @@ def test_reply_note_and_status_change_reach_the_server(
     assert server["status"] == "waiting_on_customer" and server["assignee"] == "olivia"
     assert server["first_responded_at"] is not None
     assert "paused" in pane.model.index(pane.model.row_of(ticket_id), DUE).data()
-    assert "Internal note" in pane.thread_view.toHtml()
+    assert "Internal note" in view.thread_view.toHtml()
 
     # The customer answers through the app: the thread shows it without a click.
     response = app.post(f"/v1/tickets/{ticket_id}/messages", json={"body": "Works now, thanks"})
     assert response.status_code == 201, response.text
-    console.wait(lambda: "Works now, thanks" in pane.thread_view.toPlainText(), "live message")
+    console.wait(lambda: "Works now, thanks" in view.thread_view.toPlainText(), "live message")
 
 
 def test_countdown_colours_follow_the_server_clock(
@@ -200,8 +201,9 @@ def test_roles_without_write_see_the_queue_but_cannot_act(
     try:
         pane = make_pane(billing, qtbot)
         billing.run(pane.open_ticket(ticket_id))
-        pane.compose.setPlainText("hi")
-        for button in (pane.reply_button, pane.note_button, pane.apply_button, pane.take_button):
+        view = pane.ticket_view
+        view.compose.setPlainText("hi")
+        for button in (view.reply_button, view.note_button, view.apply_button, view.take_button):
             assert not button.isEnabled()
             assert "Needs the" in button.toolTip() and "billing" in button.toolTip()
     finally:

@@ -90,7 +90,7 @@ def main(seconds: float) -> int:
                 assert best is not None
                 pane.table.selectRow(best)
                 await until(lambda: pane.details.user is not None, 30)
-                await until(lambda: pane.details.requests_model.rowCount() > 0, 30)
+                await until(lambda: pane.details.tabs.requests_model.rowCount() > 0, 30)
                 await pane.details.why_refused()
                 pane.details.tabs.setCurrentIndex(0)
                 await asyncio.sleep(1)

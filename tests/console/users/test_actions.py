@@ -116,8 +116,8 @@ def test_tier_quota_and_budget_increase(support: Console, app: httpx.Client, qtb
     assert until.startswith("2026-01-12T09:00")  # the ManualClock's 2026-01-05 09:00 + 7 days
     support.server.app.state.gate.sync_once(slow=True)  # the gate's half-second sync, now
     support.run(details.reload_user())
-    assert "bonus $7.50" in details.usage_line.text()
-    assert details.bars["week"].format().startswith("$0.00 of $")
+    assert "bonus $7.50" in details.usage_box.line.text()
+    assert details.usage_box.bars["week"].format().startswith("$0.00 of $")
 
 
 def test_export_to_a_file(support: Console, app: httpx.Client, qtbot: Any, tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ def ask(console: Console, pane: Any, user_id: str) -> str:
     decision = console.run(pane.details.why_refused())
     assert decision is not None
     pane.last_decision = decision
-    text: str = pane.details.why_text.text()
+    text: str = pane.details.tabs.why_text.text()
     return text
 
 
@@ -50,7 +50,7 @@ def test_a_user_out_of_daily_requests(support: Console, app: httpx.Client, qtbot
     assert "Requests today: <b>2</b> of <b>2</b> (the user's own override)" in text
     assert "the day resets at" in text and "(in 15 h 0 min)" in text  # 09:00 → midnight UTC
     assert "a quota override above 2" in text
-    assert pane.details.bars["today"].format() == "2 of 2 (100%)"
+    assert pane.details.usage_box.bars["today"].format() == "2 of 2 (100%)"
 
 
 def test_an_allowed_user(support: Console, app: httpx.Client, qtbot: Any) -> None:

@@ -19,7 +19,8 @@ from urllib.parse import quote
 from opsconsole.console.dialogs.user_actions import BulkDialog, who
 from opsconsole.console.models.users import USER_HEADERS, UserSearchModel
 from opsconsole.console.panes.base import Pane, ServerClock, log, spawn
-from opsconsole.console.panes.user_details import GATE_DRY_RUN, UserDetails, explain
+from opsconsole.console.panes.user_details import GATE_DRY_RUN, UserDetails
+from opsconsole.console.panes.user_refusal import explain
 from opsconsole.console.qt import (
     QAbstractItemView,
     QCheckBox,
