@@ -208,3 +208,34 @@ def test_roles_without_write_see_the_queue_but_cannot_act(
             assert "Needs the" in button.toolTip() and "billing" in button.toolTip()
     finally:
         billing.close()
+
+
+def test_search_finds_words_in_subjects_and_threads(
+    console: Console, app: httpx.Client, qtbot
+) -> None:
+    refund = open_ticket(app, "u-ana", "Refund for March", "normal")["id"]
+    login = open_ticket(app, "u-ben", "Cannot log in", "high")["id"]
+    other = open_ticket(app, "u-ana", "Slow answers", "low")["id"]
+    admin = console.operator_client("amir")
+    note = {"body": "Asked for a REFUND of the second charge", "kind": "note"}
+    assert admin.post(f"/v1/tickets/{login}/messages", json=note).status_code == 201
+
+    pane = make_pane(console, qtbot)
+    assert sorted(queue_ids(pane)) == sorted([refund, login, other])
+
+    qtbot.keyClicks(pane.filters.search, "refund")
+    # The subject of one, an internal note in the other's thread.
+    console.wait(lambda: sorted(queue_ids(pane)) == sorted([refund, login]), "search results")
+    assert pane.filters.count_label.text() == "2 tickets"
+
+    # A ticket arriving on the stream is shown when its subject has the words.
+    late = open_ticket(app, "u-ben", "Second refund request", "urgent")["id"]
+    console.wait(lambda: late in queue_ids(pane), "a new matching ticket")
+    unrelated = open_ticket(app, "u-ben", "Unrelated question", "urgent")["id"]
+    console.wait(lambda: pane.model.rowCount() == 4, "the new ticket reached the pane")
+    assert unrelated not in queue_ids(pane)
+    assert sorted(queue_ids(pane)) == sorted([refund, login, late])
+
+    pane.filters.search.clear()
+    pane.filters.search.textEdited.emit("")
+    console.wait(lambda: len(queue_ids(pane)) == 5, "the whole queue again")

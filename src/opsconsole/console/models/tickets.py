@@ -251,6 +251,9 @@ class TicketsModel(RowsTable[TicketPublic]):
         return self._text(ticket, column)
 
 
+MIN_SEARCH = 2  # characters; the server refuses shorter searches
+
+
 class Assignee(StrEnum):
     ANYONE = "anyone"
     MINE = "mine"
@@ -266,9 +269,19 @@ class TicketQuery:
     priorities: frozenset[TicketPriority] = frozenset()  # empty: any
     assignee: Assignee = Assignee.ANYONE
     breached_only: bool = False
+    # Words in the subject or any message (the server searches both). The proxy can only see
+    # subjects, so it also keeps the tickets the server found for the words.
+    text: str = ""
+    found: frozenset[int] = frozenset()
+
+    @property
+    def searching(self) -> bool:
+        return len(self.text) >= MIN_SEARCH
 
     def params(self) -> dict[str, Any]:
         params: dict[str, Any] = {}
+        if self.searching:
+            params["q"] = self.text
         if self.statuses:
             params["status"] = sorted(s.value for s in self.statuses)
         if self.priorities:
@@ -289,6 +302,10 @@ class TicketQuery:
         if self.assignee is Assignee.MINE and ticket.assignee != me:
             return False
         if self.assignee is Assignee.UNASSIGNED and ticket.assignee is not None:
+            return False
+        if self.searching and not (
+            ticket.id in self.found or self.text.casefold() in ticket.subject.casefold()
+        ):
             return False
         return not self.breached_only or urgency(ticket, now) is Urgency.BREACHED
 

@@ -1,5 +1,5 @@
-"""The filter bar over the tickets queue: status, priority, assignee and "breached only", with
-the count of tickets they leave.
+"""The filter bar over the tickets queue: words to search for, status, priority, assignee and
+"breached only", with the count of tickets they leave.
 
 Separate from the pane so the choices offered, the query they make and the way they are saved
 with the layout are in one place; the pane only reloads when they change.
@@ -9,8 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from opsconsole.console.models.tickets import OPEN_QUEUE, Assignee, TicketQuery
-from opsconsole.console.qt import QCheckBox, QComboBox, QHBoxLayout, QLabel, QWidget, Signal
+from opsconsole.console.models.tickets import MIN_SEARCH, OPEN_QUEUE, Assignee, TicketQuery
+from opsconsole.console.qt import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QTimer,
+    QWidget,
+    Signal,
+)
 from opsconsole.wire.tickets import TicketPriority, TicketStatus
 
 STATUS_CHOICES: list[tuple[str, frozenset[TicketStatus]]] = [
@@ -27,6 +36,7 @@ ASSIGNEE_CHOICES = [
     ("Mine", Assignee.MINE),
     ("Unassigned", Assignee.UNASSIGNED),
 ]
+SEARCH_PAUSE_MS = 300  # typing pauses this long before the queue is fetched again
 
 
 class TicketFilters(QWidget):
@@ -40,6 +50,20 @@ class TicketFilters(QWidget):
 
     def __init__(self) -> None:
         super().__init__()
+        self.search = QLineEdit()
+        self.search.setObjectName("ticketSearch")
+        self.search.setPlaceholderText("Search subjects and messages")
+        self.search.setClearButtonEnabled(True)
+        self.search.setToolTip(
+            "Words in a ticket's subject or any message of its thread, notes included "
+            f"(at least {MIN_SEARCH} characters, any case)."
+        )
+        self._search_pause = QTimer(self)
+        self._search_pause.setSingleShot(True)
+        self._search_pause.setInterval(SEARCH_PAUSE_MS)
+        self._search_pause.timeout.connect(self._on_filter_changed)
+        self.search.textEdited.connect(self._on_search_edited)
+        self.search.returnPressed.connect(self._on_filter_changed)
         self.status = QComboBox()
         self.status.setObjectName("ticketStatusFilter")
         for label, statuses in STATUS_CHOICES:
@@ -64,6 +88,7 @@ class TicketFilters(QWidget):
         filters = QHBoxLayout(self)
         filters.setContentsMargins(0, 0, 0, 0)
         for widget in (
+            self.search,
             self.status,
             self.priority,
             self.assignee,
@@ -80,6 +105,7 @@ class TicketFilters(QWidget):
             # A combo gives a StrEnum back as its str.
             assignee=Assignee(self.assignee.currentData()),
             breached_only=self.breached.isChecked(),
+            text=self.search.text().strip(),
         )
 
     def show_count(self, shown: int, known: int) -> None:
@@ -101,5 +127,9 @@ class TicketFilters(QWidget):
             "assignee": self.assignee,
         }
 
+    def _on_search_edited(self, _text: str) -> None:
+        self._search_pause.start()  # (again): one fetch when the typing pauses
+
     def _on_filter_changed(self, *_: object) -> None:
+        self._search_pause.stop()
         self.changed.emit()

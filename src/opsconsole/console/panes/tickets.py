@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from opsconsole.console.connection import ApiError
@@ -143,6 +144,8 @@ class TicketsPane(Pane):
             if cursor is None:
                 break
         self.model.set_tickets(tickets)
+        if query.searching:
+            query = replace(query, found=frozenset(ticket.id for ticket in tickets))
         self.queue.set_query(query)
         self._show_count()
         if self.current is not None:
