@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from opsconsole.console import shortcuts
 from opsconsole.console.about import AboutDialog, copy_diagnostics
 from opsconsole.console.connection import ConnectionState, ConnectionStatus
+from opsconsole.console.impersonation_restore import ImpersonationRestore
 from opsconsole.console.layout import LAYOUT_VERSION, LayoutStore, PaneStates
 from opsconsole.console.panes.alerts import AlertsPane
 from opsconsole.console.panes.audit import AuditPane
@@ -115,11 +116,9 @@ class MainWindow(QMainWindow):
             self._add_dock(pane)
             pane.notified.connect(self.notify)
         users = self.panes.get("users")
-        top = self.menuWidget()
-        top_layout = top.layout() if top is not None else None
-        if isinstance(users, UsersPane) and top_layout is not None:
-            # Above every dock, like the band: no arrangement may hide an impersonation.
-            top_layout.addWidget(users.banner)
+        self.impersonation_restore: ImpersonationRestore | None = None
+        if isinstance(users, UsersPane):
+            self._lift_impersonation_banner(users)
         tickets = self.panes.get("tickets")
         if isinstance(tickets, TicketsPane) and isinstance(users, UsersPane):
             # "Open user" beside a ticket: the users pane, with its actions, on that user.
@@ -274,6 +273,17 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.offline_marker)
         bar.addPermanentWidget(self.status_label)
         bar.addPermanentWidget(self.operator_label)
+
+    def _lift_impersonation_banner(self, users: UsersPane) -> None:
+        top = self.menuWidget()
+        top_layout = top.layout() if top is not None else None
+        if top_layout is None:
+            return
+        # Above every dock, like the band: no arrangement may hide an impersonation.
+        top_layout.addWidget(users.banner)
+        # One the server still holds from an earlier session comes back on connecting.
+        self.impersonation_restore = ImpersonationRestore(self.connection, users.banner, self)
+        self.impersonation_restore.notified.connect(self.notify)
 
     def _add_dock(self, pane: Pane) -> None:
         dock = QDockWidget(pane.title, self)
