@@ -69,3 +69,36 @@ def test_a_healthy_provider_seen_through_small_windows_never_flaps() -> None:
         assessed_degraded += health_of(40, failures) is not Health.HEALTHY
     assert raw_below >= 10  # the noise is real
     assert assessed_degraded == 0
+
+
+def latency_cell(latencies: list[float]) -> Cell:
+    cell = Cell(reports=len(latencies), admits=len(latencies))
+    for value in latencies:
+        cell.add_latency(value)
+    return cell
+
+
+def latency_health(latencies: list[float]) -> Health:
+    provider = ProviderRuntime("gpt-4o", "gpt-4o", 2.5, 10.0, enabled=True)
+    cell = latency_cell(latencies)
+    return assess(
+        provider, cell, admitted_total=len(latencies), thresholds=HealthThresholds(), now=NOW
+    ).status
+
+
+def test_one_slow_call_among_a_dozen_is_not_a_slow_provider() -> None:
+    # The sample's p95 is the slow call (6 s > 5 s), but one in twelve proves nothing.
+    assert latency_health([1800.0] * 11 + [6000.0]) is Health.HEALTHY
+
+
+def test_a_provider_slow_beyond_doubt_is_degraded() -> None:
+    assert latency_health([1800.0] * 70 + [7000.0] * 30) is Health.DEGRADED
+    assert latency_health([8000.0] * 10) is Health.DEGRADED  # every call slow
+
+
+def test_count_above_reads_the_sketch_within_its_accuracy() -> None:
+    cell = latency_cell([100.0] * 50 + [4000.0] * 30 + [6000.0] * 20)
+    assert cell.latency is not None
+    assert cell.latency.count_above(5000.0) == 20
+    assert cell.latency.count_above(1000.0) == 50
+    assert cell.latency.count_above(0.0) == 100

@@ -87,6 +87,13 @@ class Sketch(BaseDDSketch):
         value = self.get_quantile_value(q)
         return None if value is None else float(value)
 
+    def count_above(self, value: float) -> float:
+        """How many values were above ``value`` (within the sketch's 1%: whole bins count)."""
+        if value <= _MIN_POSITIVE:
+            return float(self._store.count)
+        threshold = int(_MAPPING.key(value))
+        return float(sum(weight for key, weight in self._store.bins.items() if key > threshold))
+
     def latency(self) -> Latency:
         if self._count == 0:
             return Latency()

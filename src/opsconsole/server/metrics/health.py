@@ -16,6 +16,7 @@ HEALTH_WINDOW_S = 300
 # few dozen reports, two unlucky failures of a healthy provider would otherwise flip it to
 # degraded and back every few seconds, and each flip notifies every console.
 CONFIDENCE_Z = 1.96
+P95_SHARE = 0.95  # the p95 is above a latency when fewer than 95% of calls are below it
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,8 @@ class HealthThresholds:
     """With a success rate below ``down_success`` a provider is down, below
     ``degraded_success`` or with a p95 above ``p95_ms`` degraded. A rate is below a threshold
     when it is below with 95% confidence (so the fewer the reports, the clearer the drop must
-    be), and rates and latencies count only from ``min_reports`` reports on."""
+    be; the p95 likewise: more than 5% of calls slower than ``p95_ms``, beyond doubt), and
+    rates and latencies count only from ``min_reports`` reports on."""
 
     down_success: float = 0.5
     degraded_success: float = 0.95
@@ -60,7 +62,7 @@ def assess(
             down.append(_rate_text(success, failures, reports, thresholds.down_success))
         elif at_best < thresholds.degraded_success:
             degraded.append(_rate_text(success, failures, reports, thresholds.degraded_success))
-    if p95 is not None and enough and p95 > thresholds.p95_ms:
+    if p95 is not None and enough and p95 > thresholds.p95_ms and _surely_slow(cell, thresholds):
         degraded.append(f"p95 latency {p95:.0f} ms over 5 min is above {thresholds.p95_ms:.0f} ms")
     status = Health.DOWN if down else Health.DEGRADED if degraded else Health.HEALTHY
     return ProviderHealth(
@@ -74,6 +76,18 @@ def assess(
         share=cell.admits / admitted_total if admitted_total else 0.0,
         reason="; ".join(down + degraded),
     )
+
+
+def _surely_slow(cell: Cell, thresholds: HealthThresholds) -> bool:
+    """The p95 is above the threshold with 95% confidence: more than 5% of the calls were
+    slower than it, beyond doubt. With a dozen reports, one slow call puts the sample's p95
+    above the threshold; it takes several before this says so."""
+    sketch = cell.latency
+    if sketch is None or not sketch.count:
+        return False
+    measured = int(sketch.count)
+    slow = round(sketch.count_above(thresholds.p95_ms))
+    return success_upper_bound(measured - slow, measured) < P95_SHARE
 
 
 def success_upper_bound(successes: int, reports: int, z: float = CONFIDENCE_Z) -> float:
