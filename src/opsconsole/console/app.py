@@ -139,6 +139,7 @@ class MainWindow(QMainWindow):
         else:
             room = self.screen().availableGeometry()
             self.resize(min(1600, room.width()), min(1000, room.height()))
+        self._hold_middle_row()
 
         self._retry_deadline: float | None = None
         self._tick = QTimer(self)
@@ -178,6 +179,7 @@ class MainWindow(QMainWindow):
             dock.setFloating(False)
             dock.show()
         self._restore_panes(self._default_panes)
+        self._hold_middle_row()
         self.layout_store.clear()
 
     def pane(self, name: str) -> Pane:
@@ -252,11 +254,12 @@ class MainWindow(QMainWindow):
         self._hide_notification.timeout.connect(self.notification.hide)
         self.setMenuWidget(top)
         # Docks fill the window; Qt still wants a central widget, so an empty one that takes
-        # no room.
-        placeholder = QWidget()
-        placeholder.setMaximumSize(0, 0)
-        self.setCentralWidget(placeholder)
-        placeholder.hide()
+        # no width. While docks sit in the middle row it must count as there (hidden, keeping
+        # its place; see _hold_middle_row) and be free to grow in height.
+        self._centre = QWidget()
+        self._centre.setMaximumWidth(0)
+        self.setCentralWidget(self._centre)
+        self._centre.hide()
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
@@ -302,6 +305,9 @@ class MainWindow(QMainWindow):
         )
         self.panes[pane.name] = pane
         self.docks[pane.name] = dock
+        dock.visibilityChanged.connect(self._on_dock_moved)
+        dock.dockLocationChanged.connect(self._on_dock_moved)
+        dock.topLevelChanged.connect(self._on_dock_moved)
 
     def _arrange_default(self) -> None:
         d = self.docks
@@ -311,9 +317,9 @@ class MainWindow(QMainWindow):
         self.splitDockWidget(d["controls"], d["providers"], Qt.Orientation.Vertical)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, d["alerts"])
         self.resizeDocks([d["charts"], d["controls"]], [900, 660], Qt.Orientation.Horizontal)
-        self.resizeDocks(
-            [d["headline"], d["charts"], d["alerts"]], [110, 600, 200], Qt.Orientation.Vertical
-        )
+        # The headline as tall as its tiles, the alerts a few rows; the middle row takes the
+        # rest (asking it for more than the screen has squeezed the headline under its tiles).
+        self.resizeDocks([d["headline"], d["alerts"]], [110, 200], Qt.Orientation.Vertical)
         if "users" in d:  # support staff's room: a tab beside the charts
             self.tabifyDockWidget(d["charts"], d["users"])
             d["charts"].raise_()
@@ -382,6 +388,24 @@ class MainWindow(QMainWindow):
         return action
 
     # --- private ----------------------------------------------------------------------------
+
+    def _hold_middle_row(self) -> None:
+        # Without a central widget QMainWindow takes height from every row when the band above
+        # the docks grows (a notification shown or rewrapped, the offline banner) but gives it
+        # back only to the top and bottom docks: over half an hour of notifications the charts
+        # shrank to nothing while the headline and alerts docks filled with empty space. With
+        # one, the middle row takes every change and the docks above and below keep the height
+        # the operator gave them. With no dock left beside it, it would be an empty hole: then
+        # the top and bottom docks share the room as before.
+        sides = (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea)
+        middle = any(
+            not dock.isHidden() and not dock.isFloating() and self.dockWidgetArea(dock) in sides
+            for dock in self.docks.values()
+        )
+        policy = self._centre.sizePolicy()
+        if policy.retainSizeWhenHidden() != middle:
+            policy.setRetainSizeWhenHidden(middle)
+            self._centre.setSizePolicy(policy)
 
     def _restore_panes(self, states: PaneStates) -> None:
         for name, pane in self.panes.items():
@@ -473,6 +497,9 @@ class MainWindow(QMainWindow):
         if online and not self._was_online:
             self.reload()  # back from offline: catch up
         self._was_online = online
+
+    def _on_dock_moved(self, *_: object) -> None:
+        self._hold_middle_row()  # closed, shown, floated or put in another area
 
     # --- Qt overrides -----------------------------------------------------------------------
 

@@ -374,6 +374,11 @@ class ConnectionCore(QObject):
             # No stream to resume: catch up over REST at once.
             self._reload_pending = False
             self.reload_required.emit()
+        if self._stream.last_seq is None:
+            # The panes load over REST now, before the stream's first hello; a first
+            # subscription replays nothing, so what changes in between would never show.
+            # Reload once more when the stream is open.
+            self._reload_pending = True
 
     def _went_offline(self, why: str, *, retry: bool = True) -> None:
         was_online = self._online

@@ -113,6 +113,7 @@ def test_resumes_the_stream_from_its_last_sequence_number(
 
     async def scenario() -> None:
         await _logged_in(connection)
+        reloads.clear()  # the one after the first hello (see the test below)
         seq_before = connection._stream.last_seq
         # Drop the stream and hold the reconnect back while bob changes a switch.
         connection.backoff_base_s = connection.backoff_cap_s = 60.0
@@ -130,6 +131,32 @@ def test_resumes_the_stream_from_its_last_sequence_number(
     drive(loop, scenario, connection)
     assert switches[0].reason == "missed while away"  # type: ignore[attr-defined]
     assert not reloads  # resumed, so nothing needed refetching
+
+
+def test_a_change_between_the_first_load_and_the_streams_hello_is_caught_up(
+    tls_server: TlsServer, loop: asyncio.AbstractEventLoop
+) -> None:
+    """A first subscription replays nothing: what changes after the panes loaded over REST
+    and before the stream opened is fetched by one more reload when the hello arrives."""
+    tls_server.create_operator("alice")
+    connection, _, _ = make_connection(tls_server)
+    events: list[str] = []
+    connection.reload_required.connect(lambda: events.append("reload"))
+    connection.status_changed.connect(
+        lambda status: (
+            events.append("connected")
+            if status.state is ConnectionState.CONNECTED and "connected" not in events
+            else None
+        )
+    )
+
+    async def scenario() -> None:
+        await _logged_in(connection)
+        await until(lambda: "reload" in events, what="the reload after the first hello")
+
+    drive(loop, scenario, connection)
+    # Online (the panes load), then the stream's hello (load again): once, not on every hello.
+    assert events == ["connected", "reload"]
 
 
 def test_backoff_is_full_jitter_and_capped(tls_server: TlsServer) -> None:

@@ -109,6 +109,9 @@ def open_console(
         )
         await connection.login(username, DEFAULT_PASSWORD)
         await until(lambda: connection.online, what="online")
+        # And subscribed: a change made before the stream's hello reaches the panes only by
+        # the reload the hello triggers.
+        await until(lambda: connection._stream.last_seq is not None, what="stream open")
 
     console.run(login())
     return console
