@@ -231,7 +231,7 @@ def http(users: int, admits: int, out: Out, redis: str | None, pg: str | None) -
             # 64 clients with no pause between requests keep 64 in flight: by Little's law
             # their latency is 64 / throughput (21 ms at 3,000/s) whatever the server does,
             # so the latency target is measured at a set rate over 64 connections.
-            for rate in (3000, 1000):
+            for rate in (3000, 2000, 1000):
                 paced = loadgen.run(
                     loadgen.open_loop(url, make, rate=rate, seconds=10, connections=64)
                 )

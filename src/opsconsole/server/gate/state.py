@@ -117,6 +117,7 @@ class UserEntry:
     budget_bonus: float | None = None
     budget_bonus_until: datetime | None = None
     loaded_at: float = 0.0  # monotonic seconds, for the cache's time to live
+    time_to_live: float = 30.0  # seconds
 
 
 @dataclass(slots=True)
