@@ -102,3 +102,31 @@ def test_count_above_reads_the_sketch_within_its_accuracy() -> None:
     assert cell.latency.count_above(5000.0) == 20
     assert cell.latency.count_above(1000.0) == 50
     assert cell.latency.count_above(0.0) == 100
+
+
+def test_a_degraded_provider_stays_degraded_while_its_p95_stays_above() -> None:
+    provider = ProviderRuntime("perplexity-large", "sonar-large", 1.0, 1.0, enabled=True)
+    thin = latency_cell([4000.0] * 10 + [6000.0] * 2)  # p95 above 5 s, but thin evidence
+
+    def judged(previous: Health | None) -> Health:
+        return assess(
+            provider,
+            thin,
+            admitted_total=12,
+            thresholds=HealthThresholds(),
+            now=NOW,
+            previous=previous,
+        ).status
+
+    assert judged(Health.HEALTHY) is Health.HEALTHY  # not enough to call it slow...
+    assert judged(Health.DEGRADED) is Health.DEGRADED  # ...nor to call it recovered
+    recovered = latency_cell([4000.0] * 12)
+    status = assess(
+        provider,
+        recovered,
+        admitted_total=12,
+        thresholds=HealthThresholds(),
+        now=NOW,
+        previous=Health.DEGRADED,
+    ).status
+    assert status is Health.HEALTHY

@@ -19,7 +19,7 @@ from opsconsole.server.gate.engine import Decision, Gate, UsageRow
 from opsconsole.server.metrics.cells import Cell, Cells, fold, merge_cells
 from opsconsole.server.metrics.health import HEALTH_WINDOW_S, HealthThresholds, assess
 from opsconsole.wire.gate import UsageStatus
-from opsconsole.wire.metrics import Counts, Latency, MetricsSnapshot, ProviderHealth
+from opsconsole.wire.metrics import Counts, Health, Latency, MetricsSnapshot, ProviderHealth
 
 MAX_WINDOW_S = 3600
 ACTIVE_WINDOW_S = 300
@@ -72,6 +72,7 @@ class MetricsAggregator:
     ) -> None:
         self.gate = gate
         self.thresholds = thresholds or HealthThresholds()
+        self._last_health: dict[str, Health] = {}
         first = int(_epoch(start))
         self._lock = threading.Lock()
         self._seconds: dict[int, Cells] = {}
@@ -199,7 +200,7 @@ class MetricsAggregator:
                 gate_us=merge_cells([merged]).gate_latency(),
                 active_users_5m=self._active(ACTIVE_WINDOW_S, _epoch(now)),
                 active_users_today=self._active_today(_epoch(now)),
-                health=self._health(now),
+                health=self._health(now, remember=True),
                 last_report_at=report_at,
             )
 
@@ -332,20 +333,26 @@ class MetricsAggregator:
         with self._lock:
             return self._health(now)
 
-    def _health(self, now: datetime) -> list[ProviderHealth]:
+    def _health(self, now: datetime, *, remember: bool = False) -> list[ProviderHealth]:
+        """Each provider's health; the snapshots' assessments (``remember``) are the previous
+        state the next ones start from."""
         end = _epoch(now)
         sources = self._sources(end - HEALTH_WINDOW_S, end)
         admitted = merge_cells(sources).admits
-        return [
+        assessed = [
             assess(
                 provider,
                 merge_cells(sources, provider=name),
                 admitted_total=admitted,
                 thresholds=self.thresholds,
                 now=now,
+                previous=self._last_health.get(name),
             )
             for name, provider in sorted(self.gate.providers.items())
         ]
+        if remember:
+            self._last_health = {health.name: health.status for health in assessed}
+        return assessed
 
     def active_users(self, *, seconds: int, now: datetime) -> int:
         """Distinct users with a request in the last ``seconds`` (1..3600)."""

@@ -40,8 +40,17 @@ def assess(
     admitted_total: int,
     thresholds: HealthThresholds,
     now: datetime,
+    previous: Health | None = None,
 ) -> ProviderHealth:
-    """The health of one provider from its cell over the health window."""
+    """The health of one provider from its cell over the health window.
+
+    A healthy provider turns degraded or down only on clear evidence (see `HealthThresholds`);
+    one already degraded or down stays so while its measured rate or p95 is still on the wrong
+    side of the threshold. Without that band, a provider whose p95 sits near the threshold
+    (the simulator's perplexity-large: 5.5 s against 5 s) flipped back and forth each time
+    the evidence dipped, notifying every console each time.
+    """
+    settled = previous is None or previous is Health.HEALTHY
     breaker = provider.breaker.public(now)
     reports = cell.reports
     failures = cell.errors + cell.timeouts
@@ -57,12 +66,14 @@ def assess(
     elif breaker.state is BreakerState.HALF_OPEN:
         degraded.append("circuit breaker half-open: probing recovery")
     if success is not None and enough:
-        at_best = success_upper_bound(reports - failures, reports)
-        if at_best < thresholds.down_success:
+        # From healthy: the best rate the provider may have; otherwise: the measured one.
+        judged = success_upper_bound(reports - failures, reports) if settled else success
+        if judged < thresholds.down_success:
             down.append(_rate_text(success, failures, reports, thresholds.down_success))
-        elif at_best < thresholds.degraded_success:
+        elif judged < thresholds.degraded_success:
             degraded.append(_rate_text(success, failures, reports, thresholds.degraded_success))
-    if p95 is not None and enough and p95 > thresholds.p95_ms and _surely_slow(cell, thresholds):
+    slow = p95 is not None and p95 > thresholds.p95_ms
+    if p95 is not None and enough and slow and (not settled or _surely_slow(cell, thresholds)):
         degraded.append(f"p95 latency {p95:.0f} ms over 5 min is above {thresholds.p95_ms:.0f} ms")
     status = Health.DOWN if down else Health.DEGRADED if degraded else Health.HEALTHY
     return ProviderHealth(
