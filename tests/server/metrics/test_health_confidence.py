@@ -10,8 +10,15 @@ import pytest
 
 from opsconsole.server.gate.state import ProviderRuntime
 from opsconsole.server.metrics.cells import Cell
-from opsconsole.server.metrics.health import HealthThresholds, assess, success_upper_bound
-from opsconsole.wire.metrics import Health
+from opsconsole.server.metrics.health import (
+    RECOVERY_CHECKS,
+    HealthMemory,
+    HealthThresholds,
+    assess,
+    success_upper_bound,
+)
+from opsconsole.wire.gate import BreakerState
+from opsconsole.wire.metrics import Health, ProviderHealth
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -130,3 +137,37 @@ def test_a_degraded_provider_stays_degraded_while_its_p95_stays_above() -> None:
         previous=Health.DEGRADED,
     ).status
     assert status is Health.HEALTHY
+
+
+def shown(health: Health, breaker: BreakerState = BreakerState.CLOSED) -> ProviderHealth:
+    return ProviderHealth(
+        name="perplexity-large",
+        status=health,
+        breaker=breaker,
+        share=0.1,
+        reason="" if health is Health.HEALTHY else f"{health} for a reason",
+    )
+
+
+def test_a_provider_is_called_better_only_after_ten_checks_in_a_row() -> None:
+    memory = HealthMemory()
+    assert memory.hold(shown(Health.DEGRADED), remember=True).status is Health.DEGRADED
+    for check in range(1, RECOVERY_CHECKS):
+        held = memory.hold(shown(Health.HEALTHY), remember=True)
+        assert held.status is Health.DEGRADED, check
+        assert f"better in the last {check} of {RECOVERY_CHECKS} checks" in held.reason
+    assert memory.hold(shown(Health.HEALTHY), remember=True).status is Health.HEALTHY
+    # Worse again: at once, and a relapse restarts the count.
+    assert memory.hold(shown(Health.DEGRADED), remember=True).status is Health.DEGRADED
+    memory.hold(shown(Health.HEALTHY), remember=True)
+    memory.hold(shown(Health.DEGRADED), remember=True)
+    assert "1 of" in memory.hold(shown(Health.HEALTHY), remember=True).reason
+
+
+def test_what_the_breaker_decided_ends_at_once_and_reads_do_not_count() -> None:
+    memory = HealthMemory()
+    memory.hold(shown(Health.DOWN, BreakerState.OPEN), remember=True)
+    assert memory.hold(shown(Health.HEALTHY), remember=True).status is Health.HEALTHY
+    memory.hold(shown(Health.DEGRADED), remember=True)
+    for _ in range(3 * RECOVERY_CHECKS):  # the API's reads between snapshots
+        assert memory.hold(shown(Health.HEALTHY), remember=False).status is Health.DEGRADED

@@ -17,9 +17,14 @@ from datetime import UTC, datetime
 
 from opsconsole.server.gate.engine import Decision, Gate, UsageRow
 from opsconsole.server.metrics.cells import Cell, Cells, fold, merge_cells
-from opsconsole.server.metrics.health import HEALTH_WINDOW_S, HealthThresholds, assess
+from opsconsole.server.metrics.health import (
+    HEALTH_WINDOW_S,
+    HealthMemory,
+    HealthThresholds,
+    assess,
+)
 from opsconsole.wire.gate import UsageStatus
-from opsconsole.wire.metrics import Counts, Health, Latency, MetricsSnapshot, ProviderHealth
+from opsconsole.wire.metrics import Counts, Latency, MetricsSnapshot, ProviderHealth
 
 MAX_WINDOW_S = 3600
 ACTIVE_WINDOW_S = 300
@@ -72,7 +77,7 @@ class MetricsAggregator:
     ) -> None:
         self.gate = gate
         self.thresholds = thresholds or HealthThresholds()
-        self._last_health: dict[str, Health] = {}
+        self._health_memory = HealthMemory()
         first = int(_epoch(start))
         self._lock = threading.Lock()
         self._seconds: dict[int, Cells] = {}
@@ -346,13 +351,11 @@ class MetricsAggregator:
                 admitted_total=admitted,
                 thresholds=self.thresholds,
                 now=now,
-                previous=self._last_health.get(name),
+                previous=self._health_memory.previous(name),
             )
             for name, provider in sorted(self.gate.providers.items())
         ]
-        if remember:
-            self._last_health = {health.name: health.status for health in assessed}
-        return assessed
+        return [self._health_memory.hold(health, remember=remember) for health in assessed]
 
     def active_users(self, *, seconds: int, now: datetime) -> int:
         """Distinct users with a request in the last ``seconds`` (1..3600)."""

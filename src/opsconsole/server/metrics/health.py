@@ -17,6 +17,9 @@ HEALTH_WINDOW_S = 300
 # degraded and back every few seconds, and each flip notifies every console.
 CONFIDENCE_Z = 1.96
 P95_SHARE = 0.95  # the p95 is above a latency when fewer than 95% of calls are below it
+# Checks (one per snapshot) a provider must look better in, in a row, before it is called so.
+RECOVERY_CHECKS = 10
+SEVERITY = {Health.HEALTHY: 0, Health.DEGRADED: 1, Health.DOWN: 2}
 
 
 @dataclass(frozen=True)
@@ -118,3 +121,46 @@ def _rate_text(success: float, failures: int, reports: int, threshold: float) ->
         f"success rate {success:.1%} over 5 min ({failures} of {reports} reports failed) "
         f"is below {threshold:.0%}"
     )
+
+
+class HealthMemory:
+    """What the snapshots last said of each provider, and how long each has looked better.
+
+    A provider turns worse at once (on clear evidence: see `assess`) and better only after
+    looking better in `RECOVERY_CHECKS` checks in a row. A few reports in a window (a quiet
+    hour, or the demo's fast clock) made a provider near a threshold look fine one second and
+    not the next, and every flip notified every console. A worse state its circuit breaker
+    decided ends at once: the breaker's state is a fact, not a sample.
+    """
+
+    def __init__(self) -> None:
+        self.last: dict[str, ProviderHealth] = {}
+        self.streaks: dict[str, int] = {}
+
+    def previous(self, name: str) -> Health | None:
+        before = self.last.get(name)
+        return None if before is None else before.status
+
+    def hold(self, health: ProviderHealth, *, remember: bool) -> ProviderHealth:
+        """``health`` as it should be shown; ``remember`` (the snapshots' checks) counts."""
+        name = health.name
+        before = self.last.get(name)
+        if (
+            before is None
+            or SEVERITY[health.status] >= SEVERITY[before.status]
+            or before.breaker is not BreakerState.CLOSED
+        ):
+            if remember:
+                self.streaks.pop(name, None)
+                self.last[name] = health
+            return health
+        streak = self.streaks.get(name, 0) + 1
+        if streak >= RECOVERY_CHECKS:
+            if remember:
+                self.streaks.pop(name, None)
+                self.last[name] = health
+            return health
+        if remember:
+            self.streaks[name] = streak
+        reason = f"{before.reason} (better in the last {streak} of {RECOVERY_CHECKS} checks)"
+        return health.model_copy(update={"status": before.status, "reason": reason})
