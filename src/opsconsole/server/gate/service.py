@@ -226,9 +226,7 @@ class GateRuntime:
 
     def _refresh_user(self, user_id: str, stale: UserEntry) -> None:
         try:
-            with self.db.reading() as session:
-                row = session.scalar(select(User).where(User.id == user_id))
-                fresh = user_entry(row) if row is not None else None
+            fresh = self._read_user(user_id)
             # Only over the copy it was asked to refresh: one dropped or replaced meanwhile
             # by a change is newer than what this read may have seen.
             if self.users.get(user_id) is stale:
@@ -241,10 +239,13 @@ class GateRuntime:
         finally:
             self._refreshing.discard(user_id)
 
-    def _load_user(self, user_id: str) -> UserEntry | None:
+    def _read_user(self, user_id: str) -> UserEntry | None:
         with self.db.reading() as session:
             row = session.scalar(select(User).where(User.id == user_id))
-            entry = user_entry(row) if row is not None else None
+            return user_entry(row) if row is not None else None
+
+    def _load_user(self, user_id: str) -> UserEntry | None:
+        entry = self._read_user(user_id)
         if entry is None:
             self.users.pop(user_id, None)
         else:
