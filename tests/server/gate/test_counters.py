@@ -97,3 +97,51 @@ def test_no_over_admission_under_concurrency(store: CounterStore) -> None:
             pool.map(lambda _: store.admit("u", limits, T0, count=True).reason, range(300))
         )
     assert results.count(DenyReason.OK) == 100
+
+
+def test_memory_holds_only_users_active_this_week_or_month() -> None:
+    """A server running for months keeps one record per recently active user, not one per
+    user per day."""
+    counters = MemoryCounters()
+    for day in range(60):
+        moment = T0 + timedelta(days=day)
+        counters.admit(f"user-{day}", LIMITS, moment, count=True)
+        counters.add_spend(f"user-{day}", 0.01, moment)
+    last = T0 + timedelta(days=59)
+    assert len(counters.users) <= 31 + 7  # this month's and this week's users at most
+    assert counters.user_usage("user-59", last) == pytest.approx((1, 0.01, 0.01))
+    assert counters.user_usage("user-0", last) == (0, 0.0, 0.0)
+
+
+def test_checks_alone_leave_no_record() -> None:
+    counters = MemoryCounters()
+    for index in range(100):
+        counters.admit(f"dry-{index}", LIMITS, T0, count=False)
+    assert counters.users == {}
+
+
+def test_a_clock_step_back_keeps_counting_in_the_newest_day() -> None:
+    counters = MemoryCounters()
+    tomorrow = T0 + timedelta(days=1)
+    for _ in range(5):
+        counters.admit("u", LIMITS, tomorrow, count=True)
+    # The clock steps back across midnight: the quota already used is not forgotten.
+    assert counters.admit("u", LIMITS, T0, count=True).reason is DenyReason.DAILY_QUOTA
+    assert counters.user_usage("u", tomorrow)[0] == 5
+
+
+def test_restore_sets_the_current_windows() -> None:
+    counters = MemoryCounters()
+    counters.restore(
+        T0,
+        requests_today={"u": 4},
+        spent_week={"u": 0.5, "v": 0.25},
+        spent_month={"u": 1.5},
+        everyone_day=0.75,
+        everyone_week=0.75,
+    )
+    assert counters.user_usage("u", T0) == pytest.approx((4, 0.5, 1.5))
+    assert counters.user_usage("v", T0) == pytest.approx((0, 0.25, 0.0))
+    assert counters.global_spend(T0) == pytest.approx((0.75, 0.75))
+    assert counters.admit("u", LIMITS, T0, count=True).reason is DenyReason.OK
+    assert counters.admit("u", LIMITS, T0, count=True).reason is DenyReason.DAILY_QUOTA

@@ -8,9 +8,9 @@ several replicas enforce one truth. Both implement :class:`CounterStore`.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -94,19 +94,89 @@ class CounterStore(Protocol):
 _Open = tuple[int, str, str, str, str, str, datetime]
 
 
-def _minute(now: datetime) -> int:
-    return int(now.timestamp()) // 60
+@dataclass(slots=True)
+class RateWindow:
+    """Requests in the current and the previous minute (a sliding-minute estimate's input)."""
+
+    minute: int = 0
+    current: int = 0
+    previous: int = 0
+
+    def roll(self, minute: int) -> None:
+        if minute > self.minute:
+            self.previous = self.current if minute == self.minute + 1 else 0
+            self.current = 0
+            self.minute = minute
+        # An earlier minute (the clock stepped back) counts in the newest one.
+
+
+@dataclass(slots=True)
+class UserCounts:
+    """One user's numbers in the windows they were last counted in.
+
+    One record per user instead of one dictionary entry per (user, day), (user, week)... :
+    memory stays one record per active user however long the server runs, and a decision does
+    one lookup and allocates nothing once the user is known.
+    """
+
+    day: int = 0
+    requests: int = 0
+    week: int = 0
+    spent_week: float = 0.0
+    month: int = 0
+    spent_month: float = 0.0
+    rate: RateWindow = field(default_factory=RateWindow)
+
+    def roll(self, day: int, week: int, month: int) -> None:
+        # Windows only move forward: after a step back of the clock, counting goes on in the
+        # newest window rather than losing it.
+        if day > self.day:
+            self.day, self.requests = day, 0
+        if week > self.week:
+            self.week, self.spent_week = week, 0.0
+        if month > self.month:
+            self.month, self.spent_month = month, 0.0
+
+    def usage(self, day: int, week: int, month: int) -> tuple[int, float, float]:
+        return (
+            self.requests if day == self.day else 0,
+            self.spent_week if week == self.week else 0.0,
+            self.spent_month if month == self.month else 0.0,
+        )
+
+
+@dataclass(slots=True)
+class GlobalCounts:
+    """Everyone's spend today and this week, and everyone's requests per minute."""
+
+    day: int = 0
+    spent_day: float = 0.0
+    week: int = 0
+    spent_week: float = 0.0
+    rate: RateWindow = field(default_factory=RateWindow)
+
+    def roll(self, day: int, week: int) -> bool:
+        """Move to ``day`` and ``week``; True when the day changed."""
+        if week > self.week:
+            self.week, self.spent_week = week, 0.0
+        if day > self.day:
+            self.day, self.spent_day = day, 0.0
+            return True
+        return False
+
+    def spend(self, day: int, week: int) -> tuple[float, float]:
+        return (
+            self.spent_day if day == self.day else 0.0,
+            self.spent_week if week == self.week else 0.0,
+        )
 
 
 class MemoryCounters:
     """Counters in process memory; rebuilt from the store on start (see `GateState.load`)."""
 
     def __init__(self) -> None:
-        self.requests: dict[tuple[str, str], int] = defaultdict(int)  # (user, day)
-        self.spend: dict[tuple[str, str], float] = defaultdict(float)  # (user, week|month key)
-        self.global_spent: dict[str, float] = defaultdict(float)  # day or week key
-        # minute -> user (or "*" for everyone) -> requests; whole minutes are dropped when old.
-        self.minutes: dict[int, dict[str, int]] = {}
+        self.users: dict[str, UserCounts] = {}
+        self.everyone = GlobalCounts()
         # Open decisions, oldest first, as plain tuples of strings, numbers and a datetime:
         # the garbage collector stops tracking such tuples, so the many thousands that wait
         # for their reports do not lengthen every full collection (an event-loop stall).
@@ -171,78 +241,144 @@ class MemoryCounters:
             self.pending.popitem(last=False)
 
     def _admit(self, user: str, limits: Limits, now: datetime, *, count: bool) -> Admission:
-        day, week, month = windows.day_key(now), windows.week_key(now), windows.month_key(now)
-        minute, now_s = _minute(now), now.timestamp()
-        requests_today = self.requests[(user, day)]
-        spent_week, spent_month = self.spend[(user, week)], self.spend[(user, month)]
-        global_day, global_week = self.global_spent[day], self.global_spent[week]
+        day, week, month = windows.numbers(now)
+        minute, now_s = windows.minute_number(now), now.timestamp()
+        everyone = self._everyone(day, week, month)
+        counts = self.users.get(user)
+        if counts is None:
+            counts = UserCounts(day, 0, week, 0.0, month, 0.0)
+        else:
+            counts.roll(day, week, month)
+        user_rate, all_rate = counts.rate, everyone.rate
+        user_rate.roll(minute)
+        all_rate.roll(minute)
+        requests_today = counts.requests
         reason, retry = DenyReason.OK, None
-        previous, current = self._bucket(minute - 1), self._bucket(minute)
-        user_prev, user_cur = previous.get(user, 0), current.get(user, 0)
-        all_prev, all_cur = previous.get("*", 0), current.get("*", 0)
-        if (limits.global_day_cap is not None and global_day >= limits.global_day_cap) or (
-            limits.global_week_cap is not None and global_week >= limits.global_week_cap
+        if (limits.global_day_cap is not None and everyone.spent_day >= limits.global_day_cap) or (
+            limits.global_week_cap is not None and everyone.spent_week >= limits.global_week_cap
         ):
             reason = DenyReason.GLOBAL_BUDGET_CAP
-        elif spent_week >= limits.weekly_budget:
+        elif counts.spent_week >= limits.weekly_budget:
             reason = DenyReason.WEEKLY_BUDGET
-        elif spent_month >= limits.monthly_budget:
+        elif counts.spent_month >= limits.monthly_budget:
             reason = DenyReason.MONTHLY_BUDGET
         elif limits.daily_requests is not None and requests_today >= limits.daily_requests:
             reason = DenyReason.DAILY_QUOTA
-        elif windows.sliding_minute(user_prev, user_cur, now_s) >= limits.user_rpm:
+        elif windows.sliding_minute(user_rate.previous, user_rate.current, now_s) >= (
+            limits.user_rpm
+        ):
             reason = DenyReason.USER_RATE_LIMITED
-            retry = windows.retry_after(user_prev, user_cur, limits.user_rpm, now_s)
+            retry = windows.retry_after(
+                user_rate.previous, user_rate.current, limits.user_rpm, now_s
+            )
         elif (
             limits.global_rpm is not None
-            and windows.sliding_minute(all_prev, all_cur, now_s) >= limits.global_rpm
+            and windows.sliding_minute(all_rate.previous, all_rate.current, now_s)
+            >= limits.global_rpm
         ):
             reason = DenyReason.GLOBAL_RATE_LIMITED
-            retry = windows.retry_after(all_prev, all_cur, limits.global_rpm, now_s)
+            retry = windows.retry_after(
+                all_rate.previous, all_rate.current, limits.global_rpm, now_s
+            )
         if reason is DenyReason.OK and count:
             requests_today += 1
-            self.requests[(user, day)] = requests_today
-            current[user] = user_cur + 1
-            current["*"] = all_cur + 1
+            counts.requests = requests_today
+            user_rate.current += 1
+            all_rate.current += 1
+            # Only a counted user is remembered: checks alone (dry runs, denials of users
+            # never admitted) leave no record behind.
+            self.users.setdefault(user, counts)
         return Admission(
-            reason, retry, requests_today, spent_week, spent_month, global_day, global_week
+            reason,
+            retry,
+            requests_today,
+            counts.spent_week,
+            counts.spent_month,
+            everyone.spent_day,
+            everyone.spent_week,
         )
+
+    def _everyone(self, day: int, week: int, month: int) -> GlobalCounts:
+        everyone = self.everyone
+        if everyone.roll(day, week):
+            self._forget_idle(week, month)
+        return everyone
+
+    def _forget_idle(self, week: int, month: int) -> None:
+        """Drop the records of users with nothing counted this week or month (once a day).
+
+        A walk over every record (milliseconds for 100,000 users) once a day keeps memory to
+        the users active this month, for a server that runs for months.
+        """
+        idle = [
+            user
+            for user, counts in self.users.items()
+            if counts.week < week and counts.month < month
+        ]
+        for user in idle:
+            del self.users[user]
 
     def add_spend(self, user: str, cost: float, now: datetime) -> tuple[float, float]:
         return self.add_spend_many({user: cost}, now)
 
     def add_spend_many(self, costs: Mapping[str, float], now: datetime) -> tuple[float, float]:
-        week, month, day = windows.week_key(now), windows.month_key(now), windows.day_key(now)
-        total = sum(costs.values())
-        spend = self.spend
+        day, week, month = windows.numbers(now)
         with self._lock:
+            everyone = self._everyone(day, week, month)
+            users = self.users
             for user, cost in costs.items():
-                spend[(user, week)] += cost
-                spend[(user, month)] += cost
-            self.global_spent[day] += total
-            self.global_spent[week] += total
-            return self.global_spent[day], self.global_spent[week]
+                counts = users.get(user)
+                if counts is None:
+                    counts = users[user] = UserCounts(day, 0, week, 0.0, month, 0.0)
+                else:
+                    counts.roll(day, week, month)
+                counts.spent_week += cost
+                counts.spent_month += cost
+            total = sum(costs.values())
+            everyone.spent_day += total
+            everyone.spent_week += total
+            return everyone.spent_day, everyone.spent_week
+
+    def restore(
+        self,
+        now: datetime,
+        *,
+        requests_today: Mapping[str, int],
+        spent_week: Mapping[str, float],
+        spent_month: Mapping[str, float],
+        everyone_day: float,
+        everyone_week: float,
+    ) -> None:
+        """Set the numbers of the windows ``now`` falls in (a rebuild from the database)."""
+        day, week, month = windows.numbers(now)
+        with self._lock:
+            self.everyone.roll(day, week)
+            self.everyone.spent_day, self.everyone.spent_week = everyone_day, everyone_week
+            for user in {*requests_today, *spent_week, *spent_month}:
+                self.users[user] = UserCounts(
+                    day,
+                    requests_today.get(user, 0),
+                    week,
+                    spent_week.get(user, 0.0),
+                    month,
+                    spent_month.get(user, 0.0),
+                )
 
     def global_spend(self, now: datetime) -> tuple[float, float]:
-        return self.global_spent[windows.day_key(now)], self.global_spent[windows.week_key(now)]
+        day, week, _ = windows.numbers(now)
+        return self.everyone.spend(day, week)
 
     def global_rpm(self, now: datetime) -> float:
-        minute = _minute(now)
-        previous, current = self._bucket(minute - 1), self._bucket(minute)
-        return windows.sliding_minute(previous.get("*", 0), current.get("*", 0), now.timestamp())
+        rate = self.everyone.rate
+        minute = windows.minute_number(now)
+        if minute <= rate.minute:
+            previous, current = rate.previous, rate.current
+        elif minute == rate.minute + 1:
+            previous, current = rate.current, 0
+        else:
+            previous = current = 0
+        return windows.sliding_minute(previous, current, now.timestamp())
 
     def user_usage(self, user: str, now: datetime) -> tuple[int, float, float]:
-        return (
-            self.requests[(user, windows.day_key(now))],
-            self.spend[(user, windows.week_key(now))],
-            self.spend[(user, windows.month_key(now))],
-        )
-
-    def _bucket(self, minute: int) -> dict[str, int]:
-        bucket = self.minutes.get(minute)
-        if bucket is None:
-            bucket = self.minutes[minute] = {}
-            # Buckets older than the previous minute are never read again.
-            for old in [m for m in self.minutes if m < minute - 1]:
-                del self.minutes[old]
-        return bucket
+        counts = self.users.get(user)
+        return counts.usage(*windows.numbers(now)) if counts else (0, 0.0, 0.0)

@@ -11,6 +11,7 @@ import json
 import logging
 import random
 import time
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
@@ -488,26 +489,39 @@ def user_entry(row: User) -> UserEntry:
 def rebuild_counters(session: Session, counters: MemoryCounters, now: datetime) -> None:
     """Today's requests and this week's and month's spend, from decisions and usage."""
     day = windows.day_start(now)
-    requests = session.execute(
-        select(User.id, func.count())
-        .join(DecisionRow, DecisionRow.user_pk == User.pk)
-        .where(DecisionRow.at >= day, DecisionRow.allow)
-        .group_by(User.id)
-    )
-    for user_id, count in requests:
-        counters.requests[(user_id, windows.day_key(now))] = int(count)
+    requests_today = {
+        user_id: int(count)
+        for user_id, count in session.execute(
+            select(User.id, func.count())
+            .join(DecisionRow, DecisionRow.user_pk == User.pk)
+            .where(DecisionRow.at >= day, DecisionRow.allow)
+            .group_by(User.id)
+        )
+    }
     since = min(windows.week_start(now), windows.month_start(now))
     spend = session.execute(
         select(User.id, UsageEvent.at, UsageEvent.cost)
         .join(User, User.pk == UsageEvent.user_pk)
         .where(UsageEvent.at >= since)
     )
-    week, month, today = windows.week_key(now), windows.month_key(now), windows.day_key(now)
+    today, week, month = windows.numbers(now)
+    spent_week: dict[str, float] = defaultdict(float)
+    spent_month: dict[str, float] = defaultdict(float)
+    everyone_day = everyone_week = 0.0
     for user_id, at, cost in spend:
-        if windows.week_key(at) == week:
-            counters.spend[(user_id, week)] += cost
-            counters.global_spent[week] += cost
-        if windows.month_key(at) == month:
-            counters.spend[(user_id, month)] += cost
-        if windows.day_key(at) == today:
-            counters.global_spent[today] += cost
+        at_day, at_week, at_month = windows.numbers(at)
+        if at_week == week:
+            spent_week[user_id] += cost
+            everyone_week += cost
+        if at_month == month:
+            spent_month[user_id] += cost
+        if at_day == today:
+            everyone_day += cost
+    counters.restore(
+        now,
+        requests_today=requests_today,
+        spent_week=spent_week,
+        spent_month=spent_month,
+        everyone_day=everyone_day,
+        everyone_week=everyone_week,
+    )

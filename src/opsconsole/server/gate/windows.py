@@ -6,6 +6,24 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 
+def numbers(now: datetime) -> tuple[int, int, int]:
+    """(day, week, month) as numbers that grow with time: the windows `now` falls in.
+
+    The in-memory counters compare these instead of formatting keys: one cached lookup.
+    """
+    return _numbers(now.toordinal())
+
+
+@lru_cache(maxsize=64)
+def _numbers(ordinal: int) -> tuple[int, int, int]:
+    day = datetime.fromordinal(ordinal)
+    return ordinal, ordinal - day.weekday(), day.year * 12 + day.month - 1
+
+
+def minute_number(now: datetime) -> int:
+    return int(now.timestamp()) // 60
+
+
 def day_key(now: datetime) -> str:
     return _keys(now.date().toordinal())[0]
 
