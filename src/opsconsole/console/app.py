@@ -464,7 +464,7 @@ class MainWindow(QMainWindow):
         elif state is ConnectionState.SESSION_EXPIRED:
             text = "Session expired: sign in again"
         elif status.offline_since is not None:
-            text = f"Offline since {_hhmm(status.offline_since)}"
+            text = f"Offline since {_hhmm(status.on_server_clock(status.offline_since))}"
         else:
             text = "Offline"
         if status.detail and state is not ConnectionState.CONNECTED:
@@ -475,7 +475,7 @@ class MainWindow(QMainWindow):
             self.offline_banner.hide()
         else:
             as_of = (
-                f"offline, data as of {_hhmm(status.data_as_of)}"
+                f"offline, data as of {_hhmm(status.on_server_clock(status.data_as_of))}"
                 if status.data_as_of is not None
                 else "offline, nothing cached yet"
             )

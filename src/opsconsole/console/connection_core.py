@@ -13,7 +13,7 @@ import logging
 import random
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
@@ -116,6 +116,7 @@ class ConnectionCore(QObject):
         self._reload_pending = False
         self._cache_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="console-cache")
         self._data_as_of = cache.data_as_of()
+        self._server_clock_offset = timedelta(0)
         self.status = ConnectionStatus(
             ConnectionState.OFFLINE if offline else ConnectionState.CONNECTING,
             offline_since=None,
@@ -325,7 +326,10 @@ class ConnectionCore(QObject):
                 self._reload_pending = False
                 self.reload_required.emit()
         elif isinstance(message, SnapshotMessage):
-            self._remember(self.cache.put_snapshot, message.data)
+            snapshot = message.data
+            server_now = snapshot.at + timedelta(seconds=snapshot.interval_s)
+            self._server_clock_offset = server_now - datetime.now(UTC)
+            self._remember(self.cache.put_snapshot, snapshot)
             self.snapshot_received.emit(message.data)
         elif isinstance(message, HealthMessage):
             self.health_changed.emit(message.data)
@@ -400,6 +404,7 @@ class ConnectionCore(QObject):
             offline_since=offline_since,
             data_as_of=self._data_as_of,
             detail=detail,
+            server_clock_offset=self._server_clock_offset,
         )
         if status != self.status:
             self.status = status

@@ -6,7 +6,7 @@ import asyncio
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -21,6 +21,7 @@ from opsconsole.console.connection import (
 from opsconsole.console.trust import pinned_context
 from opsconsole.wire.auth import StepUpRequest
 from opsconsole.wire.gate import SwitchName, SwitchUpdate
+from opsconsole.wire.metrics import MetricsSnapshot
 from tests.console.conftest import MemoryKeyring, TlsServer, until
 from tests.console.core.helpers import drive, make_connection
 from tests.live import DEFAULT_PASSWORD
@@ -98,6 +99,34 @@ def test_reconnects_after_the_server_restarts_and_catches_up(
     assert switches[-1].actor == "bob"  # type: ignore[attr-defined]
     # Every wait respected the cap (0.5 s in this test), rounded up to whole seconds shown.
     assert all(0 < (s.retry_in_s or 1) <= 1 for s in statuses)
+
+
+def test_offline_times_are_shown_on_the_servers_clock(
+    tls_server: TlsServer, loop: asyncio.AbstractEventLoop
+) -> None:
+    """Charts and alerts show the server's times; so do "offline since" and "data as of". The
+    test server's clock stands months away from this machine's, like the demo's simulated day."""
+    tls_server.create_operator("alice")
+    connection, _, _ = make_connection(tls_server)
+    snapshots: list[MetricsSnapshot] = []
+    connection.snapshot_received.connect(snapshots.append)
+
+    async def scenario() -> None:
+        await _logged_in(connection)
+        tls_server.clock.advance(timedelta(seconds=5))
+        await until(lambda: bool(snapshots), what="a metrics snapshot")
+        tls_server.stop()
+        await until(lambda: connection.status.state is ConnectionState.RECONNECTING)
+
+    drive(loop, scenario, connection)
+    status = connection.status
+    assert status.offline_since is not None and status.data_as_of is not None
+    server_now = snapshots[-1].at + timedelta(seconds=snapshots[-1].interval_s)
+    assert abs(server_now - datetime.now(UTC)) > timedelta(days=1)  # the clocks do differ
+    for moment in (status.offline_since, status.data_as_of):
+        assert abs(status.on_server_clock(moment) - server_now) < timedelta(seconds=30)
+    shown = status.on_server_clock(status.offline_since).astimezone()
+    assert f"offline since {shown:%H:%M}" in status.describe()
 
 
 def test_resumes_the_stream_from_its_last_sequence_number(
