@@ -1,10 +1,19 @@
-"""The report queue and response triage, without any I/O."""
+"""The report queue, response triage and batch delivery, without any I/O."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
-from opsconsole.sdk.batcher import MAX_BATCH, Counters, ReportQueue, Verdict, backoff, triage
+from opsconsole.sdk.batcher import (
+    MAX_BATCH,
+    Counters,
+    Delivery,
+    ReportQueue,
+    Verdict,
+    backoff,
+    triage,
+)
 
 
 def queue(**overrides: int | float) -> ReportQueue:
@@ -91,3 +100,29 @@ def test_backoff_grows_and_is_capped() -> None:
     assert all(0 <= backoff(1) <= 0.1 for _ in range(100))
     assert all(0 <= backoff(40) <= 2.0 for _ in range(100))
     assert max(backoff(6) for _ in range(200)) > 0.5
+
+
+def test_a_delivery_retries_then_resends_without_the_refused_reports() -> None:
+    q = queue()
+    for n in range(3):
+        q.put({"n": n}, now=0.0)
+    delivery = Delivery(q, q.take(now=0.0))
+    assert [r["n"] for r in delivery.request().body["reports"]] == [0, 1, 2]
+    unreachable = delivery.answered(httpx.ConnectError("refused"))
+    assert unreachable is not None and 0 <= unreachable <= 0.1 and not delivery.done
+    refused = httpx.Response(422, json={"type": BAD, "problems": [{"index": 1}]})
+    assert delivery.answered(refused) is None and not delivery.done
+    assert [r["n"] for r in delivery.request().body["reports"]] == [0, 2]
+    assert delivery.answered(httpx.Response(200, json={"accepted": 2})) is None
+    assert delivery.done and q.empty()
+    snapshot = q.counters.snapshot(q.pending())
+    assert (snapshot["reports_sent"], snapshot["reports_dropped"]) == (2, 1)
+    assert snapshot["report_errors"] == 2
+
+
+def test_a_delivery_refused_for_good_drops_the_batch() -> None:
+    q = queue()
+    q.put({"n": 0}, now=0.0)
+    delivery = Delivery(q, q.take(now=0.0, force=True))
+    assert delivery.answered(httpx.Response(401, json={"detail": "bad key"})) is None
+    assert delivery.done and q.empty() and q.counters.reports_dropped == 1

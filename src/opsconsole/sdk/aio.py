@@ -23,77 +23,25 @@ import time
 from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
-from opsconsole.sdk.batcher import (
-    Counters,
-    Queued,
-    ReportQueue,
-    Verdict,
-    backoff,
-    describe_bad,
-    triage,
-)
-from opsconsole.sdk.client import (
-    SLOW_TIMEOUT_S,
-    Decision,
-    FailMode,
-    GateError,
-    GateUnavailable,
-    Reachability,
-    admit_body,
-    batch_body,
-    degraded_decision,
-    http_options,
-    json_or_none,
-    parse_decision,
-    parse_fail_mode,
-    problem_of,
-    report_body,
-    unavailable_status,
-)
+from opsconsole.sdk import protocol
+from opsconsole.sdk.base import BaseGateClient
+from opsconsole.sdk.batcher import Delivery, Queued
+from opsconsole.sdk.decisions import Decision
+from opsconsole.sdk.errors import describe_failure
 
 log = logging.getLogger("opsconsole.sdk")
 
 
-class AsyncGateClient:
+class AsyncGateClient(BaseGateClient):
     """An asyncio client of the control plane's gate; arguments as for ``GateClient``."""
 
-    def __init__(
-        self,
-        base_url: str,
-        app_key: str,
-        *,
-        timeout: float = 0.5,
-        fail_mode: FailMode | str = "open",
-        fallback_provider: str = "fallback",
-        verify: bool | str = True,
-        batch_size: int = 100,
-        flush_interval: float = 0.5,
-        max_buffer: int = 100_000,
-        max_connections: int = 100,
-    ) -> None:
-        self.fail_mode = parse_fail_mode(fail_mode)
-        self.fallback_provider = fallback_provider
-        self.timeout = timeout
-        self._http = httpx.AsyncClient(
-            **http_options(base_url, app_key, timeout, verify, max_connections)
-        )
-        self._counters = Counters()
-        self._queue = ReportQueue(
-            batch_size=batch_size,
-            flush_interval=flush_interval,
-            max_buffer=max_buffer,
-            counters=self._counters,
-        )
-        self._reach = Reachability()
-        self._wake = asyncio.Event()  # work for the sender: a full batch, a flush, closing
-        self._progress = asyncio.Event()  # a batch was settled: flush re-checks
-        self._task: asyncio.Task[None] | None = None
-        self._closing = False
-        self._closed = False
+    _http: httpx.AsyncClient
+    _wake: asyncio.Event
+    _progress: asyncio.Event
+    _task: asyncio.Task[None] | None
 
     async def admit(
         self,
@@ -104,23 +52,13 @@ class AsyncGateClient:
         dry_run: bool = False,
     ) -> Decision:
         """May ``user_id`` make an AI request now? See ``GateClient.admit``."""
-        self._counters.add(admits=1)
-        body = admit_body(user_id, feature, estimated_tokens, dry_run)
+        body = self._admit_body(user_id, feature, estimated_tokens, dry_run)
         try:
             async with asyncio.timeout(self.timeout):
-                response = await self._http.post("/v1/gate/admit", json=body)
+                response = await self._http.post(protocol.ADMIT_PATH, json=body)
         except (httpx.TransportError, TimeoutError) as exc:
-            return self._degraded(f"{type(exc).__name__}: {exc}")
-        if unavailable_status(response.status_code):
-            return self._degraded(f"HTTP {response.status_code}")
-        if response.status_code != 200:
-            raise GateError(response.status_code, problem_of(response))
-        try:
-            decision = parse_decision(response.json())
-        except ValueError as exc:
-            return self._degraded(str(exc))
-        self._reach.succeeded()
-        return decision
+            return self._degraded(describe_failure(exc))
+        return self._admitted(response)
 
     def report(
         self,
@@ -138,17 +76,9 @@ class AsyncGateClient:
             ValueError: a value is out of range or ``status`` is not ok, error or timeout.
             RuntimeError: no event loop is running (the sender task needs one).
         """
-        if decision.decision_id is None:
-            self._counters.add(reports_skipped=1)
+        body = self._usage(decision, input_tokens, output_tokens, latency_ms, status, cost)
+        if body is None:
             return
-        body = report_body(
-            decision,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            latency_ms=latency_ms,
-            status=status,
-            cost=cost,
-        )
         if self._closing:
             self._counters.add(reports_dropped=1)
             log.warning("report after aclose() dropped: %s", decision.decision_id)
@@ -168,25 +98,18 @@ class AsyncGateClient:
         country: str | None = None,
     ) -> dict[str, Any]:
         """Create or update one of the app's users; fields left None keep their value."""
-        fields = {"email": email, "name": name, "tier": tier, "country": country}
-        body = {key: value for key, value in fields.items() if value is not None}
-        return await self._call("PUT", f"/v1/users/{quote(user_id, safe='')}", body)
+        call = protocol.user_call(user_id, email=email, name=name, tier=tier, country=country)
+        return await self._call(call)
 
     async def register_users(self, users: Iterable[Mapping[str, Any]]) -> dict[str, int]:
         """Create or update up to 1000 users in one request; see `GateClient.register_users`."""
-        answer = await self._call("PUT", "/v1/users", {"users": batch_body(users)})
-        return {key: int(value) for key, value in answer.items()}
+        return protocol.user_counts(await self._call(protocol.users_call(users)))
 
     async def open_ticket(
         self, user_id: str, subject: str, body: str, priority: str = "normal"
     ) -> dict[str, Any]:
         """Open a support ticket for a user; ``body`` becomes its first message."""
-        payload = {"user_id": user_id, "subject": subject, "body": body, "priority": priority}
-        return await self._call("POST", "/v1/tickets", payload)
-
-    @property
-    def stats(self) -> dict[str, int]:
-        return self._counters.snapshot(self._queue.pending())
+        return await self._call(protocol.ticket_call(user_id, subject, body, priority))
 
     async def flush(self, timeout: float = 10) -> None:
         """Send everything queued so far now and wait until each is acknowledged or dropped."""
@@ -241,24 +164,23 @@ class AsyncGateClient:
 
     # --- internals -------------------------------------------------------------------------
 
-    def _degraded(self, why: str) -> Decision:
-        self._reach.failed("admit", why, self.fail_mode)
-        if self.fail_mode is FailMode.RAISE:
-            raise GateUnavailable(f"control plane unreachable: {why}")
-        self._counters.add(degraded=1)
-        return degraded_decision(self.fail_mode, self.fallback_provider)
+    def _start(self, pool_options: dict[str, Any]) -> None:
+        self._http = httpx.AsyncClient(**pool_options)
+        self._wake = asyncio.Event()  # work for the sender: a full batch, a flush, closing
+        self._progress = asyncio.Event()  # a batch was settled: flush re-checks
+        self._task = None
 
-    async def _call(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def _call(self, call: protocol.Call) -> dict[str, Any]:
+        return call.answer(await self._send(call))
+
+    async def _send(self, call: protocol.Call) -> protocol.Sent:
+        """Send a request off the hot path; its answer, or the transport failure instead."""
         try:
-            response = await self._http.request(method, path, json=body, timeout=SLOW_TIMEOUT_S)
+            return await self._http.request(
+                call.method, call.path, json=call.body, timeout=protocol.SLOW_TIMEOUT_S
+            )
         except httpx.TransportError as exc:
-            raise GateUnavailable(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
-        if unavailable_status(response.status_code):
-            raise GateUnavailable(f"{method} {path}: HTTP {response.status_code}")
-        if response.status_code >= 400:
-            raise GateError(response.status_code, problem_of(response))
-        data = json_or_none(response)
-        return data if isinstance(data, dict) else {}
+            return exc
 
     def _ensure_task(self) -> None:
         if self._task is None or self._task.done():
@@ -287,46 +209,10 @@ class AsyncGateClient:
             self._progress.set()
 
     async def _deliver(self, batch: list[Queued]) -> None:
-        attempt = 0
-        while batch:
-            status: int | None = None
-            body: Any = None
-            try:
-                response = await self._http.post(
-                    "/v1/gate/report",
-                    json={"reports": [item.body for item in batch]},
-                    timeout=SLOW_TIMEOUT_S,
-                )
-                status, body = response.status_code, json_or_none(response)
-            except httpx.TransportError as exc:
-                body = f"{type(exc).__name__}: {exc}"
-            outcome = triage(status, body, len(batch))
-            if outcome.verdict is Verdict.SENT:
-                self._queue.settle(batch, sent=len(batch))
-                if attempt:
-                    log.warning("report batch delivered after %d retries", attempt)
-                return
-            self._counters.add(report_errors=1)
-            if outcome.verdict is Verdict.RESEND:
-                bad = [item for i, item in enumerate(batch) if i in outcome.bad_indices]
-                batch = [item for i, item in enumerate(batch) if i not in outcome.bad_indices]
-                self._queue.settle(bad, dropped=len(bad))
-                self._progress.set()
-                log.warning("control plane refused %d reports: %s", len(bad), describe_bad(body))
-                continue
-            if outcome.verdict is Verdict.FAILED:
-                self._queue.settle(batch, dropped=len(batch))
-                log.error(
-                    "control plane refused a batch of %d reports (%s); dropped",
-                    len(batch),
-                    outcome.detail,
-                )
-                return
-            attempt += 1
-            if attempt == 1:
-                log.warning(
-                    "report batch of %d not delivered (%s); retrying with backoff",
-                    len(batch),
-                    outcome.detail if status else body,
-                )
-            await asyncio.sleep(backoff(attempt))
+        delivery = Delivery(self._queue, batch)
+        while not delivery.done:
+            backoff_s = delivery.answered(await self._send(delivery.request()))
+            if backoff_s is None:
+                self._progress.set()  # reports were settled: a waiting flush re-checks
+            else:
+                await asyncio.sleep(backoff_s)

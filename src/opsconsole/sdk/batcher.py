@@ -1,8 +1,9 @@
-"""Report batching shared by the sync and async clients: the bounded queue and response triage.
+"""Report batching shared by the sync and async clients: the bounded queue, triage, delivery.
 
 Neither waiting nor I/O happens here: :class:`ReportQueue` is a plain data structure guarded
-by one lock, and :func:`triage` turns an HTTP answer into what the sender does next, so the
-thread-based and the asyncio-based senders apply exactly the same rules.
+by one lock, :func:`triage` turns an HTTP answer into what the sender does next, and
+:class:`Delivery` applies it to one batch, so the thread-based and the asyncio-based senders
+apply exactly the same rules and differ only in how they send and wait.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
+
+from opsconsole.sdk.protocol import REPORT_PATH, Call, Sent, status_and_body
 
 log = logging.getLogger("opsconsole.sdk")
 
@@ -230,3 +233,61 @@ def describe_bad(body: Any) -> str:
     ]
     more = f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""
     return "; ".join(parts) + more
+
+
+class Delivery:
+    """One batch on its way to the control plane, and what each answer means for it.
+
+    A sender sends :meth:`request` while not :attr:`done`, hands what came of it to
+    :meth:`answered` and, when that returns seconds to back off, waits them before retrying.
+    """
+
+    def __init__(self, queue: ReportQueue, batch: list[Queued]) -> None:
+        self._queue = queue
+        self._batch = batch
+        self._retries = 0
+
+    @property
+    def done(self) -> bool:
+        return not self._batch
+
+    def request(self) -> Call:
+        return Call("POST", REPORT_PATH, {"reports": [item.body for item in self._batch]})
+
+    def answered(self, sent: Sent) -> float | None:
+        """Settle what the answer decided; the backoff before a retry, or None to go on now."""
+        status, body = status_and_body(sent)
+        batch = self._batch
+        outcome = triage(status, body, len(batch))
+        if outcome.verdict is Verdict.SENT:
+            self._finish(sent=len(batch))
+            if self._retries:
+                log.warning("report batch delivered after %d retries", self._retries)
+            return None
+        self._queue.counters.add(report_errors=1)
+        if outcome.verdict is Verdict.RESEND:
+            bad = [item for i, item in enumerate(batch) if i in outcome.bad_indices]
+            self._batch = [item for i, item in enumerate(batch) if i not in outcome.bad_indices]
+            self._queue.settle(bad, dropped=len(bad))
+            log.warning("control plane refused %d reports: %s", len(bad), describe_bad(body))
+            return None
+        if outcome.verdict is Verdict.FAILED:
+            self._finish(dropped=len(batch))
+            log.error(
+                "control plane refused a batch of %d reports (%s); dropped",
+                len(batch),
+                outcome.detail,
+            )
+            return None
+        self._retries += 1
+        if self._retries == 1:
+            log.warning(
+                "report batch of %d not delivered (%s); retrying with backoff",
+                len(batch),
+                outcome.detail if status else body,
+            )
+        return backoff(self._retries)
+
+    def _finish(self, *, sent: int = 0, dropped: int = 0) -> None:
+        self._queue.settle(self._batch, sent=sent, dropped=dropped)
+        self._batch = []
