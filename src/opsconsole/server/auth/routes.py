@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from fastapi import APIRouter, Request, status
+from sqlalchemy.orm import Session
 
 from opsconsole.server.auth import credentials, service
 from opsconsole.server.auth.models import Operator, OperatorSession
+from opsconsole.server.auth.operators import RECORDED_PASSWORD_FAILURE
+from opsconsole.server.auth.sessions import RECORDED_LOGIN_FAILURES
+from opsconsole.server.auth.step_up import RECORDED_STEP_UP_FAILURE
+from opsconsole.server.db import Database
 from opsconsole.server.deps import (
     ActorDep,
     ClientAddr,
     CurrentOperator,
     DatabaseDep,
     NowDep,
+    OperatorPrincipal,
     SessionDep,
     SettingsDep,
     WriteSessionDep,
@@ -37,6 +46,31 @@ router = APIRouter(prefix="/v1/auth", tags=["auth"])
 operators_router = APIRouter(prefix="/v1/operators", tags=["operators"])
 
 
+@contextmanager
+def _writing_kept_on(db: Database, *kinds: str) -> Iterator[Session]:
+    """A write transaction that also commits when the service raises a problem of ``kinds``.
+
+    Those are failures the service has recorded (a failed attempt that throttling counts, an
+    audit entry); rolling them back with the answer would let a caller guess for free.
+    """
+    failure: Problem | None = None
+    with db.writing() as session:
+        try:
+            yield session
+        except Problem as problem:
+            if problem.kind not in kinds:
+                raise
+            failure = problem
+    if failure is not None:
+        raise failure
+
+
+def _signed_in(session: Session, operator: OperatorPrincipal) -> Operator:
+    record = session.get(Operator, operator.operator_id)
+    assert record is not None
+    return record
+
+
 @router.post("/login")
 def login(
     *,
@@ -48,7 +82,7 @@ def login(
     addr: ClientAddr,
 ) -> LoginResponse:
     # The failure is committed before the error goes out: throttling must count it.
-    with db.writing() as session:
+    with _writing_kept_on(db, *RECORDED_LOGIN_FAILURES) as session:
         result = service.login(
             session=session,
             username=body.username,
@@ -59,17 +93,12 @@ def login(
             settings=settings,
             now=now,
         )
-        if result.problem is None:
-            assert result.token and result.session and result.operator
-            response = LoginResponse(
-                token=result.token,
-                expires_at=result.session.expires_at,
-                idle_timeout_s=settings.session_idle_minutes * 60,
-                operator=service.operator_public(result.operator),
-            )
-    if result.problem is not None:
-        raise result.problem
-    return response
+        return LoginResponse(
+            token=result.token,
+            expires_at=result.session.expires_at,
+            idle_timeout_s=settings.session_idle_minutes * 60,
+            operator=service.operator_public(result.operator),
+        )
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
@@ -82,8 +111,8 @@ def logout(
 @router.get("/me")
 def me(operator: CurrentOperator, session: SessionDep) -> MeResponse:
     row = session.get(OperatorSession, operator.session_id)
-    record = session.get(Operator, operator.operator_id)
-    assert row is not None and record is not None
+    assert row is not None
+    record = _signed_in(session, operator)
     return MeResponse(
         operator=service.operator_public(record),
         session=service.session_public(row, record.username, operator.session_id),
@@ -102,27 +131,17 @@ def step_up(
     now: NowDep,
 ) -> StepUpResponse:
     # Committed even when it fails, so the failed attempt stays in the audit log.
-    failure: Problem | None = None
-    with db.writing() as session:
-        record = session.get(Operator, operator.operator_id)
-        assert record is not None
-        try:
-            until = service.step_up(
-                session=session,
-                session_id=operator.session_id,
-                operator=record,
-                password=body.password,
-                totp=body.totp,
-                settings=settings,
-                actor=actor,
-                now=now,
-            )
-        except Problem as problem:
-            if problem.kind != "step-up-failed":
-                raise
-            failure = problem
-    if failure is not None:
-        raise failure
+    with _writing_kept_on(db, RECORDED_STEP_UP_FAILURE) as session:
+        until = service.step_up(
+            session=session,
+            session_id=operator.session_id,
+            operator=_signed_in(session, operator),
+            password=body.password,
+            totp=body.totp,
+            settings=settings,
+            actor=actor,
+            now=now,
+        )
     return StepUpResponse(step_up_until=until)
 
 
@@ -138,27 +157,17 @@ def change_password(
 ) -> None:
     """Replace your password (at least 12 characters); your other sessions end."""
     # Committed even when the current password is wrong: throttling must count the attempt.
-    failure: Problem | None = None
-    with db.writing() as session:
-        record = session.get(Operator, operator.operator_id)
-        assert record is not None
-        try:
-            service.change_password(
-                session=session,
-                operator=record,
-                session_id=operator.session_id,
-                current=body.current_password,
-                new=body.new_password,
-                actor=actor,
-                settings=settings,
-                now=now,
-            )
-        except Problem as problem:
-            if problem.kind != "wrong-password":
-                raise
-            failure = problem
-    if failure is not None:
-        raise failure
+    with _writing_kept_on(db, RECORDED_PASSWORD_FAILURE) as session:
+        service.change_password(
+            session=session,
+            operator=_signed_in(session, operator),
+            session_id=operator.session_id,
+            current=body.current_password,
+            new=body.new_password,
+            actor=actor,
+            settings=settings,
+            now=now,
+        )
 
 
 @router.post("/totp")
@@ -169,8 +178,7 @@ def totp(
     actor: ActorDep,
     now: NowDep,
 ) -> TotpResponse:
-    record = session.get(Operator, operator.operator_id)
-    assert record is not None
+    record = _signed_in(session, operator)
     # Replacing a second factor is as sensitive as the factor itself.
     stepped_up = operator.step_up_until is not None and operator.step_up_until > now
     if record.totp_secret is not None and body.code is None and not stepped_up:
