@@ -6,17 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from opsconsole.console.models.base import RowsTable
-from opsconsole.console.qt import (
-    QColor,
-    QModelIndex,
-    QPersistentModelIndex,
-    QSortFilterProxyModel,
-    Qt,
-)
+from opsconsole.console.models.base import ROW_ROLE, SORT_ROLE, Index, RowsTable
+from opsconsole.console.qt import QColor, QModelIndex, QSortFilterProxyModel, Qt
 from opsconsole.wire.alerts import Alert, AlertState, Severity
-
-Index = QModelIndex | QPersistentModelIndex
 
 SEVERITY, STATE, SUBJECT, SUMMARY, SINCE, ACKNOWLEDGED, COMMENT, RESOLVED = range(8)
 HEADERS = (
@@ -29,8 +21,7 @@ HEADERS = (
     "Comment",
     "Resolved",
 )
-SORT_ROLE = Qt.ItemDataRole.UserRole
-ALERT_ROLE = Qt.ItemDataRole.UserRole + 1  # the wire Alert behind the row
+ALERT_ROLE = ROW_ROLE  # the wire Alert behind the row
 
 SEVERITY_COLOURS = {
     Severity.INFO: QColor("#1565c0"),
@@ -57,7 +48,9 @@ class AlertsModel(RowsTable[Alert]):
     headers = HEADERS
 
     def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
+        super().__init__(
+            self._text, sort_key=self._sort_key, colour=self._colour, tip=self._tip, parent=parent
+        )
 
     def set_alerts(self, alerts: list[Alert]) -> None:
         self.beginResetModel()
@@ -91,25 +84,6 @@ class AlertsModel(RowsTable[Alert]):
     def alerts(self) -> list[Alert]:
         return list(self._rows)
 
-    # --- Qt overrides -----------------------------------------------------------------------
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        alert = self._rows[index.row()]
-        column = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._text(alert, column)
-        if role == SORT_ROLE:
-            return self._raw(alert, column)
-        if role == ALERT_ROLE:
-            return alert
-        if role == Qt.ItemDataRole.ForegroundRole and column == SEVERITY:
-            return SEVERITY_COLOURS[alert.severity]
-        if role == Qt.ItemDataRole.ToolTipRole and column in (SUMMARY, COMMENT):
-            return alert.summary if column == SUMMARY else alert.ack_comment
-        return None
-
     # --- private ----------------------------------------------------------------------------
 
     @staticmethod
@@ -135,7 +109,7 @@ class AlertsModel(RowsTable[Alert]):
         return _when(alert.resolved_at)
 
     @staticmethod
-    def _raw(alert: Alert, column: int) -> Any:
+    def _sort_key(alert: Alert, column: int) -> Any:
         if column == SEVERITY:
             return SEVERITY_RANK[alert.severity]
         if column == SINCE:
@@ -143,6 +117,18 @@ class AlertsModel(RowsTable[Alert]):
         if column == RESOLVED:
             return alert.resolved_at.timestamp() if alert.resolved_at else 0.0
         return AlertsModel._text(alert, column)
+
+    @staticmethod
+    def _colour(alert: Alert, column: int) -> QColor | None:
+        return SEVERITY_COLOURS[alert.severity] if column == SEVERITY else None
+
+    @staticmethod
+    def _tip(alert: Alert, column: int) -> str | None:
+        if column == SUMMARY:
+            return alert.summary
+        if column == COMMENT:
+            return alert.ack_comment
+        return None
 
 
 class AlertsFilter(QSortFilterProxyModel):

@@ -11,20 +11,11 @@ from datetime import datetime
 from typing import Any
 
 from opsconsole.console.models.base import RowsTable
-from opsconsole.console.qt import (
-    QColor,
-    QModelIndex,
-    QPersistentModelIndex,
-    Qt,
-)
+from opsconsole.console.qt import QColor, QModelIndex
 from opsconsole.wire.audit import AuditEntry
-
-Index = QModelIndex | QPersistentModelIndex
 
 SEQ, AT, ACTOR, ACTION, TARGET, CHANGE, CLIENT = range(7)
 HEADERS = ("Seq", "Time", "Actor", "Action", "Target", "Change", "Client")
-SORT_ROLE = Qt.ItemDataRole.UserRole
-ENTRY_ROLE = Qt.ItemDataRole.UserRole + 1  # the wire AuditEntry behind the row
 SYSTEM_COLOUR = QColor("#6e7781")
 CHANGE_MAX = 160  # characters of the change summary in the cell; the tooltip has it all
 
@@ -99,7 +90,9 @@ class AuditModel(RowsTable[AuditEntry]):
     headers = HEADERS
 
     def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
+        super().__init__(
+            self._text, sort_key=self._sort_key, colour=self._colour, tip=self._tip, parent=parent
+        )
         self._seqs: set[int] = set()
 
     def set_entries(self, entries: list[AuditEntry]) -> None:
@@ -140,30 +133,6 @@ class AuditModel(RowsTable[AuditEntry]):
     def oldest_seq(self) -> int | None:
         return self._rows[-1].seq if self._rows else None
 
-    # --- Qt overrides -----------------------------------------------------------------------
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        entry = self._rows[index.row()]
-        column = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._text(entry, column)
-        if role == SORT_ROLE:
-            return entry.seq if column == SEQ else self._text(entry, column)
-        if role == ENTRY_ROLE:
-            return entry
-        if role == Qt.ItemDataRole.ForegroundRole and column == ACTOR:
-            return SYSTEM_COLOUR if entry.actor_type == "system" else None
-        if role == Qt.ItemDataRole.ToolTipRole:
-            if column == CHANGE:
-                return json.dumps(
-                    {"before": entry.before, "after": entry.after}, indent=2, sort_keys=True
-                )
-            if column == SEQ:
-                return f"hash {entry.hash}"
-        return None
-
     # --- private ----------------------------------------------------------------------------
 
     @staticmethod
@@ -189,3 +158,21 @@ class AuditModel(RowsTable[AuditEntry]):
             summary = change_summary(entry)
             return summary if len(summary) <= CHANGE_MAX else summary[: CHANGE_MAX - 1] + "…"
         return entry.client_addr or ""
+
+    @staticmethod
+    def _sort_key(entry: AuditEntry, column: int) -> Any:
+        return entry.seq if column == SEQ else AuditModel._text(entry, column)
+
+    @staticmethod
+    def _colour(entry: AuditEntry, column: int) -> QColor | None:
+        return SYSTEM_COLOUR if column == ACTOR and entry.actor_type == "system" else None
+
+    @staticmethod
+    def _tip(entry: AuditEntry, column: int) -> str | None:
+        if column == CHANGE:
+            return json.dumps(
+                {"before": entry.before, "after": entry.after}, indent=2, sort_keys=True
+            )
+        if column == SEQ:
+            return f"hash {entry.hash}"
+        return None

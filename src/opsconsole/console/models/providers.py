@@ -5,31 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from opsconsole.console.models import base
 from opsconsole.console.models.base import RowsTable
-from opsconsole.console.qt import (
-    QColor,
-    QModelIndex,
-    QPersistentModelIndex,
-    Qt,
-)
+from opsconsole.console.qt import QColor, Qt
 from opsconsole.wire.gate import BreakerState
 from opsconsole.wire.metrics import Health, ProviderHealth
 
-Index = QModelIndex | QPersistentModelIndex
-
 NAME, STATUS, BREAKER, RETRY_AT, P95, SUCCESS, COST_PER_REQUEST, SHARE = range(8)
-HEADERS = (
-    "Provider",
-    "Status",
-    "Breaker",
-    "Retry at",
-    "p95",
-    "Success",
-    "Cost/request",
-    "Share",
-)
-# The raw value behind a cell, for sorting numerically rather than by the text shown.
-SORT_ROLE = Qt.ItemDataRole.UserRole
+HEADERS = ("Provider", "Status", "Breaker", "Retry at", "p95", "Success", "Cost/request", "Share")
+SORT_ROLE = base.SORT_ROLE  # the pane's proxy sorts by it: figures by value, not by text
 
 STATUS_COLOURS = {
     Health.HEALTHY: QColor("#1b7f3b"),
@@ -53,7 +37,14 @@ class ProviderHealthModel(RowsTable[ProviderHealth]):
     headers = HEADERS
 
     def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
+        super().__init__(
+            self._text,
+            sort_key=self._sort_key,
+            colour=self._colour,
+            tip=self._tip,
+            roles={Qt.ItemDataRole.TextAlignmentRole: self._alignment},
+            parent=parent,
+        )
 
     def set_health(self, rows: list[ProviderHealth]) -> None:
         """Show ``rows``: cells change in place while the providers stay the same."""
@@ -83,29 +74,6 @@ class ProviderHealthModel(RowsTable[ProviderHealth]):
                 return i
         return None
 
-    # --- Qt overrides -----------------------------------------------------------------------
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        row = self._rows[index.row()]
-        column = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._text(row, column)
-        if role == SORT_ROLE:
-            return self._raw(row, column)
-        if role == Qt.ItemDataRole.ForegroundRole:
-            if column == STATUS:
-                return STATUS_COLOURS[row.status]
-            if column == BREAKER and row.breaker is not BreakerState.CLOSED:
-                return STATUS_COLOURS[Health.DOWN]
-            return None
-        if role == Qt.ItemDataRole.ToolTipRole and column in (NAME, STATUS) and row.reason:
-            return row.reason
-        if role == Qt.ItemDataRole.TextAlignmentRole and column >= P95:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        return None
-
     # --- private ----------------------------------------------------------------------------
 
     @staticmethod
@@ -127,7 +95,7 @@ class ProviderHealthModel(RowsTable[ProviderHealth]):
         return f"{row.share:.0%}"
 
     @staticmethod
-    def _raw(row: ProviderHealth, column: int) -> Any:
+    def _sort_key(row: ProviderHealth, column: int) -> Any:
         values: tuple[Any, ...] = (
             row.name,
             list(Health).index(row.status),
@@ -139,3 +107,22 @@ class ProviderHealthModel(RowsTable[ProviderHealth]):
             row.share,
         )
         return values[column]
+
+    @staticmethod
+    def _colour(row: ProviderHealth, column: int) -> QColor | None:
+        if column == STATUS:
+            return STATUS_COLOURS[row.status]
+        if column == BREAKER and row.breaker is not BreakerState.CLOSED:
+            return STATUS_COLOURS[Health.DOWN]
+        return None
+
+    @staticmethod
+    def _tip(row: ProviderHealth, column: int) -> str | None:
+        return row.reason if column in (NAME, STATUS) and row.reason else None
+
+    @staticmethod
+    def _alignment(row: ProviderHealth, column: int) -> int | None:
+        # Figures line up on the right, where their digits can be compared.
+        if column >= P95:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None

@@ -11,23 +11,15 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from opsconsole.console.models.base import RowsTable
-from opsconsole.console.qt import (
-    QColor,
-    QModelIndex,
-    QPersistentModelIndex,
-    QSortFilterProxyModel,
-    Qt,
-)
+from opsconsole.console.models.base import ROW_ROLE, SORT_ROLE, Index, RowsTable
+from opsconsole.console.qt import QColor, QModelIndex, QSortFilterProxyModel, Qt
 from opsconsole.wire.tickets import TicketPriority, TicketPublic, TicketStatus
 
-Index = QModelIndex | QPersistentModelIndex
 Now = Callable[[], datetime]
 
 ID, DUE, PRIORITY, STATUS, SUBJECT, USER, ASSIGNEE, UPDATED = range(8)
 HEADERS = ("#", "Due", "Priority", "Status", "Subject", "User", "Assignee", "Updated")
-SORT_ROLE = Qt.ItemDataRole.UserRole
-TICKET_ROLE = Qt.ItemDataRole.UserRole + 1  # the wire TicketPublic behind the row
+TICKET_ROLE = ROW_ROLE  # the wire TicketPublic behind the row
 URGENCY_ROLE = Qt.ItemDataRole.UserRole + 2  # the row's Urgency now
 
 DONE = frozenset({TicketStatus.RESOLVED, TicketStatus.CLOSED})
@@ -138,7 +130,14 @@ class TicketsModel(RowsTable[TicketPublic]):
     headers = HEADERS
 
     def __init__(self, now: Now, parent: Any = None) -> None:
-        super().__init__(parent)
+        super().__init__(
+            self._text,
+            sort_key=self._sort_key,
+            colour=self._colour,
+            tip=self._tip,
+            roles={URGENCY_ROLE: self._urgency, Qt.ItemDataRole.BackgroundRole: self._background},
+            parent=parent,
+        )
         self._now_source = now
         self._now = now()
 
@@ -189,35 +188,6 @@ class TicketsModel(RowsTable[TicketPublic]):
     def tickets(self) -> list[TicketPublic]:
         return list(self._rows)
 
-    # --- Qt overrides -----------------------------------------------------------------------
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        ticket = self._rows[index.row()]
-        column = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._text(ticket, column)
-        if role == SORT_ROLE:
-            return self._raw(ticket, column)
-        if role == TICKET_ROLE:
-            return ticket
-        if role == URGENCY_ROLE:
-            return urgency(ticket, self._now).value
-        if role == Qt.ItemDataRole.BackgroundRole and column == DUE:
-            return URGENCY_COLOURS[urgency(ticket, self._now)][0]
-        if role == Qt.ItemDataRole.ForegroundRole:
-            if column == DUE:
-                return URGENCY_COLOURS[urgency(ticket, self._now)][1]
-            if column == PRIORITY:
-                return PRIORITY_COLOURS.get(ticket.priority)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            if column == DUE:
-                return f"{deadline_kind(ticket)} due {_when(ticket.next_due_at)}"
-            if column == SUBJECT:
-                return ticket.subject
-        return None
-
     # --- private ----------------------------------------------------------------------------
 
     def _text(self, ticket: TicketPublic, column: int) -> str:
@@ -237,7 +207,7 @@ class TicketsModel(RowsTable[TicketPublic]):
             return ticket.assignee or ""
         return _when(ticket.updated_at)
 
-    def _raw(self, ticket: TicketPublic, column: int) -> Any:
+    def _sort_key(self, ticket: TicketPublic, column: int) -> Any:
         if column == ID:
             return ticket.id
         if column == DUE:
@@ -249,6 +219,26 @@ class TicketsModel(RowsTable[TicketPublic]):
         if column == UPDATED:
             return ticket.updated_at.timestamp()
         return self._text(ticket, column)
+
+    def _urgency(self, ticket: TicketPublic, column: int) -> str:
+        return urgency(ticket, self._now).value
+
+    def _background(self, ticket: TicketPublic, column: int) -> QColor | None:
+        return URGENCY_COLOURS[urgency(ticket, self._now)][0] if column == DUE else None
+
+    def _colour(self, ticket: TicketPublic, column: int) -> QColor | None:
+        if column == DUE:
+            return URGENCY_COLOURS[urgency(ticket, self._now)][1]
+        if column == PRIORITY:
+            return PRIORITY_COLOURS.get(ticket.priority)
+        return None
+
+    def _tip(self, ticket: TicketPublic, column: int) -> str | None:
+        if column == DUE:
+            return f"{deadline_kind(ticket)} due {_when(ticket.next_due_at)}"
+        if column == SUBJECT:
+            return ticket.subject
+        return None
 
 
 MIN_SEARCH = 2  # characters; the server refuses shorter searches

@@ -13,20 +13,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from opsconsole.console.models.base import RowsTable
-from opsconsole.console.qt import (
-    QColor,
-    QModelIndex,
-    QPersistentModelIndex,
-    Qt,
-    Signal,
-)
+from opsconsole.console.models.base import Index, RowsTable
+from opsconsole.console.qt import QColor, QModelIndex, Qt, Signal
 from opsconsole.wire.activity import UserRequest
 from opsconsole.wire.common import Page
 from opsconsole.wire.tickets import TicketPublic
 from opsconsole.wire.users import UserPublic
 
-Index = QModelIndex | QPersistentModelIndex
 R = TypeVar("R")
 
 RED = QColor("#c62828")
@@ -60,7 +53,7 @@ def local_time(at: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 
 class _RowsModel(RowsTable[R]):
-    """A read-only table of pydantic rows; subclasses say how a cell reads (`_text`)."""
+    """A read-only table of pydantic rows, replaced all at once."""
 
     def set_rows(self, rows: Sequence[R]) -> None:
         self.beginResetModel()
@@ -72,29 +65,6 @@ class _RowsModel(RowsTable[R]):
 
     def rows(self) -> list[R]:
         return list(self._rows)
-
-    def _text(self, row: R, column: int) -> str:
-        raise NotImplementedError
-
-    def _colour(self, row: R, column: int) -> QColor | None:
-        return None
-
-    def _tip(self, row: R, column: int) -> str | None:
-        return None
-
-    # --- Qt overrides -----------------------------------------------------------------------
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        row = self._rows[index.row()]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._text(row, index.column())
-        if role == Qt.ItemDataRole.ForegroundRole:
-            return self._colour(row, index.column())
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tip(row, index.column())
-        return None
 
 
 class UserSearchModel(_RowsModel[UserPublic]):
@@ -109,7 +79,7 @@ class UserSearchModel(_RowsModel[UserPublic]):
     headers = USER_HEADERS
 
     def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
+        super().__init__(self._text, colour=self._colour, tip=self._tip, parent=parent)
         self.generation = 0
         self.next_cursor: str | None = None
         self._fetching = False
@@ -209,6 +179,9 @@ class UserRequestsModel(_RowsModel[UserRequest]):
 
     headers = REQUEST_HEADERS
 
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(self._text, colour=self._colour, tip=self._tip, parent=parent)
+
     def _text(self, row: UserRequest, column: int) -> str:
         report = row.report
         if column == R_AT:
@@ -250,6 +223,9 @@ class UserTicketsModel(_RowsModel[TicketPublic]):
     """The user's tickets, as the queue orders them (soonest deadline first)."""
 
     headers = TICKET_HEADERS
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(self._text, colour=self._colour, parent=parent)
 
     def _text(self, row: TicketPublic, column: int) -> str:
         values = (

@@ -15,9 +15,7 @@ from opsconsole.console.models.alerts import (
 )
 from opsconsole.console.panes.base import ALERTS_WRITE, Pane, ServerClock, log, spawn
 from opsconsole.console.qt import (
-    QAbstractItemView,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
     Qt,
@@ -27,6 +25,7 @@ from opsconsole.console.qt import (
     QWidget,
 )
 from opsconsole.console.widgets.confirm import ReasonDialog
+from opsconsole.console.widgets.tables import sorted_rows_table
 from opsconsole.wire.alerts import Alert, AlertState, Severity, SilenceRequest
 
 if TYPE_CHECKING:
@@ -41,21 +40,13 @@ SILENCE_CHOICES = [
 
 
 def _table(proxy: AlertsFilter, name: str) -> QTableView:
-    table = QTableView()
-    table.setObjectName(name)
-    table.setModel(proxy)
-    table.setSortingEnabled(True)
-    table.sortByColumn(SINCE, Qt.SortOrder.DescendingOrder)
-    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    table.verticalHeader().setVisible(False)
-    table.setWordWrap(False)
-    header = table.horizontalHeader()
-    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-    header.setStretchLastSection(True)
-    for column, width in enumerate((70, 95, 180, 320, 95, 140, 160, 95)):
-        table.setColumnWidth(column, width)
-    return table
+    return sorted_rows_table(
+        proxy,
+        name,
+        sort_by=SINCE,
+        order=Qt.SortOrder.DescendingOrder,
+        widths=(70, 95, 180, 320, 95, 140, 160, 95),
+    )
 
 
 class AlertsPane(Pane):

@@ -32,15 +32,13 @@ from opsconsole.console.panes.ticket_context import UserContextBox
 from opsconsole.console.panes.ticket_filters import TicketFilters
 from opsconsole.console.panes.ticket_view import TicketView
 from opsconsole.console.qt import (
-    QAbstractItemView,
-    QHeaderView,
     QSplitter,
     Qt,
-    QTableView,
     QTimer,
     QVBoxLayout,
     QWidget,
 )
+from opsconsole.console.widgets.tables import sorted_rows_table
 from opsconsole.wire.activity import UserRequest, UserUsage
 from opsconsole.wire.common import MAX_PAGE_SIZE, Page
 from opsconsole.wire.tickets import (
@@ -190,20 +188,13 @@ class TicketsPane(Pane):
         self.filters = TicketFilters()
         self.filters.changed.connect(self._on_filters_changed)
 
-        table = QTableView()
-        table.setObjectName("ticketQueue")
-        table.setModel(self.queue)
-        table.setSortingEnabled(True)
-        table.sortByColumn(DUE, Qt.SortOrder.AscendingOrder)
-        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        table.verticalHeader().setVisible(False)
-        table.setWordWrap(False)
-        header = table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
-        for column, width in enumerate((36, 125, 62, 125, 210, 70, 70, 95)):
-            table.setColumnWidth(column, width)
+        table = sorted_rows_table(
+            self.queue,
+            "ticketQueue",
+            sort_by=DUE,
+            order=Qt.SortOrder.AscendingOrder,
+            widths=(36, 125, 62, 125, 210, 70, 70, 95),
+        )
         table.selectionModel().selectionChanged.connect(self._on_table_selection_changed)
         self.table = table
 

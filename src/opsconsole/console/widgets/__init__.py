@@ -1,1 +1,2 @@
-"""Reusable widgets of the console: headline tiles, live charts, confirmation dialogs."""
+"""Reusable widgets of the console: headline tiles, live charts, confirmation dialogs, the
+sorted table of a queue-like pane."""

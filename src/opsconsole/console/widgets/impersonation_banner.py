@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TypedDict, Unpack
 
 from opsconsole.console.qt import (
     QHBoxLayout,
@@ -43,6 +44,19 @@ class BannerState(StrEnum):
     ACTIVE = "active"
     ENDED = "ended"
     EXPIRED = "expired"
+
+
+class ShownImpersonation(TypedDict):
+    """What ``begin`` and ``restore`` are told: the impersonation, the server's time when it
+    was answered for, and whether the profile knows the app's URL (``can_open_app``)."""
+
+    impersonation_id: str
+    user_id: str
+    user_label: str
+    mode: ImpersonationMode
+    expires_at: datetime
+    server_now: datetime
+    can_open_app: bool
 
 
 def countdown(left: timedelta) -> str:
@@ -125,43 +139,16 @@ class ImpersonationBanner(QWidget):
 
     # --- public -----------------------------------------------------------------------------
 
-    def begin(
-        self,
-        *,
-        impersonation_id: str,
-        user_id: str,
-        user_label: str,
-        mode: ImpersonationMode,
-        expires_at: datetime,
-        server_now: datetime,
-        can_open_app: bool,
-    ) -> None:
+    def begin(self, **shown: Unpack[ShownImpersonation]) -> None:
         """Show an impersonation that runs until ``expires_at`` (server time)."""
         self.restored = False
         self.others_expire_at = []
         self.open_button.setEnabled(True)
         self.open_button.setToolTip("")
-        self._show_active(
-            impersonation_id=impersonation_id,
-            user_id=user_id,
-            user_label=user_label,
-            mode=mode,
-            expires_at=expires_at,
-            server_now=server_now,
-            can_open_app=can_open_app,
-        )
+        self._show_active(shown)
 
     def restore(
-        self,
-        *,
-        impersonation_id: str,
-        user_id: str,
-        user_label: str,
-        mode: ImpersonationMode,
-        expires_at: datetime,
-        server_now: datetime,
-        others_expire_at: list[datetime],
-        can_open_app: bool,
+        self, *, others_expire_at: list[datetime], **shown: Unpack[ShownImpersonation]
     ) -> None:
         """Show again an impersonation started in an earlier session, still active on the server.
 
@@ -174,15 +161,7 @@ class ImpersonationBanner(QWidget):
         self.others_expire_at = list(others_expire_at)
         self.open_button.setEnabled(False)
         self.open_button.setToolTip(CANNOT_OPEN_RESTORED)
-        self._show_active(
-            impersonation_id=impersonation_id,
-            user_id=user_id,
-            user_label=user_label,
-            mode=mode,
-            expires_at=expires_at,
-            server_now=server_now,
-            can_open_app=can_open_app,
-        )
+        self._show_active(shown)
 
     def observe_server_time(self, at: datetime) -> None:
         """A newer server time (a snapshot's end): the countdown follows the server's clock."""
@@ -228,26 +207,16 @@ class ImpersonationBanner(QWidget):
 
     # --- private ----------------------------------------------------------------------------
 
-    def _show_active(
-        self,
-        *,
-        impersonation_id: str,
-        user_id: str,
-        user_label: str,
-        mode: ImpersonationMode,
-        expires_at: datetime,
-        server_now: datetime,
-        can_open_app: bool,
-    ) -> None:
+    def _show_active(self, shown: ShownImpersonation) -> None:
         self.state = BannerState.ACTIVE
-        self.impersonation_id = impersonation_id
-        self.user_id = user_id
-        self.user_label = user_label
-        self.mode = mode
-        self.expires_at = expires_at
-        self._server_at = server_now
+        self.impersonation_id = shown["impersonation_id"]
+        self.user_id = shown["user_id"]
+        self.user_label = shown["user_label"]
+        self.mode = shown["mode"]
+        self.expires_at = shown["expires_at"]
+        self._server_at = shown["server_now"]
         self._mono_at = time.monotonic()
-        self.open_button.setVisible(can_open_app)
+        self.open_button.setVisible(shown["can_open_app"])
         self.test_button.show()
         self.end_button.show()
         self.end_button.setEnabled(True)
