@@ -172,3 +172,14 @@ def test_the_token_is_never_a_credential_of_the_control_plane(
     assert [o["username"] for o in admin.get("/v1/operators").json()] == ["root", "sam"]
     # And the token is still only what it was.
     assert introspect(app, started["token"])["act"] == {"sub": "sam"}
+
+
+@pytest.mark.parametrize("token", ["oci_", "oci_short", "oci_" + "a" * 44])
+def test_a_bad_token_that_only_starts_like_one_is_a_bad_credential(
+    server: LiveServer, token: str
+) -> None:
+    """Only a token of an impersonation token's whole shape is refused as one (403); anything
+    else with its prefix is an unknown credential, 401 like every other."""
+    response = server.client(token).get("/v1/users")
+    assert response.status_code == 401, response.text
+    assert "impersonation" not in response.json()["type"]

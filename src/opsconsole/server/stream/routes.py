@@ -22,7 +22,10 @@ from opsconsole.server.auth import service as auth
 from opsconsole.server.clock import Clock
 from opsconsole.server.db import Database
 from opsconsole.server.errors import PROBLEM_MEDIA_TYPE, Problem, bad_request
-from opsconsole.server.impersonation.tokens import IMPERSONATION_TOKEN_PREFIX
+from opsconsole.server.impersonation.tokens import (
+    IMPERSONATION_TOKEN_PREFIX,
+    is_impersonation_token,
+)
 from opsconsole.server.permissions import STREAM_ACCESS
 from opsconsole.server.settings import Settings
 from opsconsole.server.stream.hub import StreamHub, Subscriber
@@ -91,7 +94,7 @@ async def _authenticate(
             "Send your session token in the handshake: `Authorization: Bearer <token>` "
             "(log in at /v1/auth/login)."
         )
-    if token.startswith(IMPERSONATION_TOKEN_PREFIX):
+    if is_impersonation_token(token):
         raise Problem(
             403,
             "impersonation-token-refused",
