@@ -11,8 +11,6 @@ import asyncio
 import json
 import os
 import random
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,7 +22,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import select, text
 
-from opsconsole.bench import loadgen
+from opsconsole.bench import loadgen, server
 from opsconsole.bench.stats import percentile
 from opsconsole.bench.users import fill
 from opsconsole.server import migrate
@@ -108,43 +106,15 @@ def in_process(users: int, decisions: int, out: Out) -> None:
 # --- a server in its own process -----------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def server_process(db_url: str, data_dir: Path, *, redis: str | None = None) -> Iterator[str]:
-    port = free_port()
-    env = {**os.environ, **LIFTED}
-    command = [
-        sys.executable, "-m", "opsconsole.cli", "serve", "--insecure-http",
-        "--db", db_url, "--data-dir", str(data_dir), "--port", str(port), "--log-level", "warning",
-    ]  # fmt: skip
+    """`opsconsole serve` with the limits lifted (and sharing Redis when given); yields its URL."""
+    env = dict(LIFTED)
     if redis:
         env["OPSCONSOLE_REDIS"] = redis
         env["OPSCONSOLE_REDIS_PREFIX"] = BENCH_REDIS_PREFIX
-    process = subprocess.Popen(  # noqa: S603 - our own CLI
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            error = process.stderr.read().decode() if process.stderr else ""
-            raise RuntimeError(f"the server did not start: {error[-2000:]}")
-        time.sleep(0.1)
-    try:
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with server.server_process(db_url, data_dir, env=env) as running:
+        yield running.url
 
 
 def prepare(db: Database, users: int, out: Out) -> tuple[list[str], str]:

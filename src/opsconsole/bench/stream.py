@@ -13,12 +13,9 @@ import asyncio
 import json
 import math
 import os
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -27,7 +24,8 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
 from opsconsole.bench import loadgen
-from opsconsole.bench.gate import LIFTED, PASSWORD, Out, admit_maker, free_port, prepare
+from opsconsole.bench.gate import LIFTED, PASSWORD, Out, admit_maker, prepare
+from opsconsole.bench.server import server_process
 from opsconsole.bench.stats import percentile
 from opsconsole.server.db import Database
 
@@ -61,36 +59,6 @@ def cpu_seconds(pid: int) -> float:
     stat = Path(f"/proc/{pid}/stat").read_text()
     fields = stat[stat.rindex(")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-@contextmanager
-def server_process(db_url: str, data_dir: Path) -> Iterator[tuple[str, int]]:
-    """`opsconsole serve` in a child process; yields its URL and pid."""
-    port = free_port()
-    command = [
-        sys.executable, "-m", "opsconsole.cli", "serve", "--insecure-http",
-        "--db", db_url, "--data-dir", str(data_dir), "--port", str(port), "--log-level", "warning",
-    ]  # fmt: skip
-    process = subprocess.Popen(  # noqa: S603 - our own CLI
-        command, env={**os.environ, **LIFTED}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            error = process.stderr.read().decode() if process.stderr else ""
-            raise RuntimeError(f"the server did not start: {error[-2000:]}")
-        time.sleep(0.1)
-    try:
-        yield url, process.pid
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def report_batches(url: str, key: str, decisions: list[bytes]) -> list[bytes]:
@@ -248,7 +216,8 @@ def run(*, consoles: int, rate: int, seconds: float, users: int, repeat: int, ou
         db = Database(db_url)
         ids, key = prepare(db, users, out)
         db.dispose()
-        with server_process(db_url, Path(tmp)) as (url, pid):
+        with server_process(db_url, Path(tmp), env=LIFTED) as running:
+            url, pid = running.url, running.pid
             needed = per_phase * BATCH * 2 * repeat + BATCH
             admitted = loadgen.run(
                 loadgen.closed_loop(
