@@ -24,7 +24,10 @@ from opsconsole.server.auth.models import Operator
 from opsconsole.server.errors import Problem, not_found
 from opsconsole.server.impersonation import tokens
 from opsconsole.server.impersonation.models import Impersonation
-from opsconsole.server.pagination import bad_cursor, decode_cursor, encode_cursor
+from opsconsole.server.pagination import (
+    decode_time_cursor,
+    encode_cursor,
+)
 from opsconsole.server.permissions import Permission, role_allows
 from opsconsole.server.tickets.models import Ticket
 from opsconsole.server.users.models import User
@@ -276,18 +279,13 @@ def list_impersonations(
         query = query.where(Impersonation.operator_id == operator_id)
     if user_id is not None:
         query = query.where(User.id == user_id)
-    key = decode_cursor(cursor, "at", "id")
-    if key is not None:
-        try:
-            at = datetime.fromisoformat(str(key["at"]))
-        except ValueError:
-            raise bad_cursor() from None
-        if at.tzinfo is None or not isinstance(key["id"], str):
-            raise bad_cursor()
+    position = decode_time_cursor(cursor, "at", str)
+    if position is not None:
+        at, last_id = position
         query = query.where(
             or_(
                 Impersonation.started_at < at,
-                and_(Impersonation.started_at == at, Impersonation.id < key["id"]),
+                and_(Impersonation.started_at == at, Impersonation.id < last_id),
             )
         )
     rows = session.execute(

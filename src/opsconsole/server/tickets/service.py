@@ -30,7 +30,10 @@ from sqlalchemy.orm import Session
 from opsconsole.server.audit.service import Actor, record
 from opsconsole.server.auth.models import Operator
 from opsconsole.server.errors import Problem, conflict, not_found
-from opsconsole.server.pagination import bad_cursor, decode_cursor, encode_cursor
+from opsconsole.server.pagination import (
+    decode_time_cursor,
+    encode_cursor,
+)
 from opsconsole.server.settings import SlaPolicy
 from opsconsole.server.tickets import sla
 from opsconsole.server.tickets.models import Ticket, TicketMessage
@@ -195,27 +198,12 @@ def _mentions(text: str) -> ColumnElement[bool]:
     return or_(Ticket.subject.ilike(pattern, escape="\\"), in_thread)
 
 
-def _decode_position(cursor: str | None) -> tuple[datetime, int] | None:
-    key = decode_cursor(cursor, "due", "id")
-    if key is None:
-        return None
-    try:
-        due = datetime.fromisoformat(str(key["due"]))
-        ticket_id = int(key["id"])
-    except (TypeError, ValueError):
-        due = None
-    if due is None or due.tzinfo is None:
-        # Well-formed but not a position in this list: the same answer as any foreign cursor.
-        raise bad_cursor()
-    return due, ticket_id
-
-
 def list_tickets(
     *, session: Session, filters: TicketFilter, cursor: str | None, limit: int, now: datetime
 ) -> tuple[list[TicketPublic], str | None]:
     """The queue: soonest deadline first (then oldest id), one page."""
     query = filters.apply(select(Ticket, User.id).join(User, User.pk == Ticket.user_pk), now)
-    position = _decode_position(cursor)
+    position = decode_time_cursor(cursor, "due", int)
     if position is not None:
         due, last_id = position
         query = query.where(

@@ -19,7 +19,10 @@ from opsconsole.server.deps import NowDep, SessionDep
 from opsconsole.server.gate import windows
 from opsconsole.server.gate.models import DecisionRow, UsageEvent
 from opsconsole.server.gate.service import GateRuntime, user_entry
-from opsconsole.server.pagination import bad_cursor, decode_cursor, encode_cursor
+from opsconsole.server.pagination import (
+    decode_time_cursor,
+    encode_cursor,
+)
 from opsconsole.server.users.service import get_user
 from opsconsole.wire.activity import (
     RequestReport,
@@ -153,16 +156,11 @@ def last_requests(
     )
     if allow is not None:
         query = query.where(DecisionRow.allow.is_(allow))
-    key = decode_cursor(cursor, "at", "id")
-    if key is not None:
-        try:
-            at = datetime.fromisoformat(str(key["at"]))
-        except ValueError:
-            raise bad_cursor() from None
-        if at.tzinfo is None or not isinstance(key["id"], int):
-            raise bad_cursor()
+    position = decode_time_cursor(cursor, "at", int)
+    if position is not None:
+        at, last_id = position
         query = query.where(
-            or_(DecisionRow.at < at, and_(DecisionRow.at == at, DecisionRow.id < key["id"]))
+            or_(DecisionRow.at < at, and_(DecisionRow.at == at, DecisionRow.id < last_id))
         )
     rows = session.execute(
         query.order_by(DecisionRow.at.desc(), DecisionRow.id.desc()).limit(limit + 1)
