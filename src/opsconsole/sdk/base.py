@@ -7,6 +7,7 @@ sender waits (a thread and a condition, or a task and events).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 
 import httpx
@@ -25,7 +26,7 @@ from opsconsole.sdk.protocol import admit_body, http_options
 from opsconsole.wire.gate import UsageReport, UsageStatus
 
 
-class BaseGateClient:
+class BaseGateClient(ABC):
     """Settings, counters, report queue and answer handling; see ``GateClient`` for the args."""
 
     def __init__(
@@ -66,10 +67,10 @@ class BaseGateClient:
 
     # --- for the subclasses ----------------------------------------------------------------
 
+    @abstractmethod
     def _start(self, pool_options: dict[str, Any]) -> None:
         """Open the connection pool (``pool_options`` are its keyword arguments) and whatever
         the report sender waits on."""
-        raise NotImplementedError
 
     def _admit_body(
         self, user_id: str, feature: str, estimated_tokens: int | None, dry_run: bool
