@@ -102,12 +102,18 @@ class RateWindow:
     current: int = 0
     previous: int = 0
 
+    def at(self, minute: int) -> tuple[int, int]:
+        """(previous, current) as they stand in ``minute``, without moving the window."""
+        if minute <= self.minute:  # an earlier minute (the clock stepped back) reads the newest
+            return self.previous, self.current
+        if minute == self.minute + 1:
+            return self.current, 0
+        return 0, 0
+
     def roll(self, minute: int) -> None:
         if minute > self.minute:
-            self.previous = self.current if minute == self.minute + 1 else 0
-            self.current = 0
+            self.previous, self.current = self.at(minute)
             self.minute = minute
-        # An earlier minute (the clock stepped back) counts in the newest one.
 
 
 @dataclass(slots=True)
@@ -369,14 +375,7 @@ class MemoryCounters:
         return self.everyone.spend(day, week)
 
     def global_rpm(self, now: datetime) -> float:
-        rate = self.everyone.rate
-        minute = windows.minute_number(now)
-        if minute <= rate.minute:
-            previous, current = rate.previous, rate.current
-        elif minute == rate.minute + 1:
-            previous, current = rate.current, 0
-        else:
-            previous = current = 0
+        previous, current = self.everyone.rate.at(windows.minute_number(now))
         return windows.sliding_minute(previous, current, now.timestamp())
 
     def user_usage(self, user: str, now: datetime) -> tuple[int, float, float]:
